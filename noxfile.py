@@ -1,0 +1,50 @@
+"""Sessions: tests, pip_compat, lint, typecheck (default), bench (by hand)."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+# Straddle the http/ -> http-v2/ change (23.3) and pip's later moves of its internals.
+PIP_VERSIONS = ["23.2.1", "23.3.2", "24.3.1", "25.3", "latest"]
+LINT_PATHS = ["src", "tests", "noxfile.py", "benchmarks"]
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Unit and integration tests (real pips through a loopback index) on this Python."""
+    session.install(".[test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHONS)
+@nox.parametrize("pip", PIP_VERSIONS)
+def pip_compat(session: nox.Session, pip: str) -> None:
+    """The suite with each pip installed beside us (our compat layer imports pip's code)."""
+    session.install(".[test]")
+    session.install("pip" if pip == "latest" else f"pip=={pip}", "--upgrade")
+    session.run("python", "-m", "pip", "--version")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", *LINT_PATHS)
+    session.run("ruff", "format", "--check", *LINT_PATHS)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    session.install(".[test]", "mypy", "nox")
+    session.run("mypy")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks against pip cache and simple baselines (not part of CI)."""
+    session.install(".")
+    session.run("python", "benchmarks/run.py", *session.posargs)

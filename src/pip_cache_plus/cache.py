@@ -1,0 +1,110 @@
+"""The library's front door: a located cache and what can be asked of it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .clean import Removal, purge_sources, remove_entries
+from .entries import walk
+from .filters import Filter
+from .identify import identify_all
+from .lock import cache_lock
+from .model import SOURCE_DIRS, SOURCES, CacheEntry, RawEntry, Source
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    source: Source
+    path: Path
+    entries: int
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class CacheInfo:
+    path: Path
+    sources: dict[Source, SourceInfo]
+
+
+class Cache:
+    """pip's cache directory. Reading never changes it; ``remove``/``purge`` take a lock."""
+
+    def __init__(self, path: Path | str, *, index_urls: Sequence[str] | None = None) -> None:
+        self.path = Path(path)
+        self._index_urls = list(index_urls) if index_urls is not None else None
+
+    @classmethod
+    def locate(
+        cls,
+        cache_dir: str | None = None,
+        *,
+        no_cache_dir: bool = False,
+        environ: Mapping[str, str] | None = None,
+    ) -> Cache:
+        """The cache pip would use, by pip's rules (``--cache-dir``, env, config, default)."""
+        from .locate import find_cache
+
+        return cls(find_cache(cache_dir, no_cache_dir=no_cache_dir, environ=environ).path)
+
+    @property
+    def index_urls(self) -> list[str]:
+        """Index URLs whose cached pages are used to recover entry URLs."""
+        if self._index_urls is None:
+            from .compat import configured_index_urls
+
+            self._index_urls = configured_index_urls(os.environ)
+        return self._index_urls
+
+    def walk(self, sources: Iterable[Source] = SOURCES) -> Iterator[RawEntry]:
+        """Entries from stat data alone: fast, nothing opened."""
+        return walk(self.path, sources)
+
+    def entries(self, sources: Iterable[Source] = SOURCES) -> Iterator[CacheEntry]:
+        """Every entry, identified (kind, project, version, filename, URL)."""
+        return identify_all(self.walk(sources), self.index_urls)
+
+    def info(self) -> CacheInfo:
+        found: dict[Source, SourceInfo] = {}
+        for source in SOURCES:
+            count = size = 0
+            for raw in self.walk((source,)):
+                count += 1
+                size += raw.size
+            found[source] = SourceInfo(source, self.path / SOURCE_DIRS[source], count, size)
+        return CacheInfo(self.path, found)
+
+    def select(self, filt: Filter, sources: Iterable[Source] = SOURCES) -> list[CacheEntry]:
+        """Identified entries matching ``filt``."""
+        return filt.select(self.entries(sources))
+
+    def remove(
+        self,
+        filt: Filter,
+        sources: Iterable[Source] = SOURCES,
+        *,
+        dry_run: bool = False,
+        on_wait: Callable[[], None] | None = None,
+    ) -> Removal:
+        """Remove whole matching entries, then directories left empty."""
+        if dry_run:
+            return remove_entries(self.path, self.select(filt, sources), dry_run=True)
+        with cache_lock(self.path, on_wait=on_wait):
+            return remove_entries(self.path, self.select(filt, sources), dry_run=False)
+
+    def purge(
+        self,
+        *,
+        legacy_only: bool = False,
+        dry_run: bool = False,
+        on_wait: Callable[[], None] | None = None,
+    ) -> Removal:
+        """Everything pip's purge removes (``legacy_only``: only ``http/``)."""
+        sources: tuple[Source, ...] = ("http",) if legacy_only else SOURCES
+        if dry_run:
+            return purge_sources(self.path, list(self.entries(sources)), sources, dry_run=True)
+        with cache_lock(self.path, on_wait=on_wait):
+            entries = list(self.entries(sources))
+            return purge_sources(self.path, entries, sources, dry_run=False)

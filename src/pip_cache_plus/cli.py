@@ -1,0 +1,198 @@
+"""Command line: one ``_add_<cmd>``/``_cmd_<cmd>`` pair per command; errors handled once.
+
+Exit codes: 0 success; 1 an error (message on stderr); 2 bad usage; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from . import __version__, render
+from .cache import Cache
+from .errors import PipCachePlusError, UsageError
+from .filters import Filter, Pattern, parse_age, parse_kinds, parse_pattern
+from .model import SOURCES, Source
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+T = TypeVar("T")
+Handler = Callable[[argparse.Namespace, Cache], int]
+_SOURCE_CHOICES = ("all", *SOURCES)
+
+
+def _typed(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """Turn our UsageError into argparse's error, so bad values exit 2 with one line."""
+
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except UsageError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = parse.__name__.removeprefix("parse_")
+    return convert
+
+
+def _age(text: str) -> float:
+    return parse_age(text, time.time())
+
+
+def _add_cache_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    # Accepted before or after the command; the subcommand's copy must not reset the
+    # value given before it, hence SUPPRESS there.
+    default = None if top else argparse.SUPPRESS
+    parser.add_argument("--cache-dir", metavar="DIR", default=default,
+                        help="the cache directory (default: where pip would look)")
+    parser.add_argument("--no-cache-dir", action="store_true",
+                        default=False if top else argparse.SUPPRESS,
+                        help="behave like pip with the cache disabled")
+
+
+def _add_filters(parser: argparse.ArgumentParser, *, pattern: str | None) -> None:
+    parser.add_argument("pattern", nargs=pattern, default="*", type=_typed(parse_pattern),
+                        help="glob on filename (with '-') or project name; NAME==VERSION")
+    parser.add_argument("--source", choices=_SOURCE_CHOICES, default="all",
+                        help="which part of the cache (default: all)")
+    parser.add_argument("--kind", type=_typed(parse_kinds), default=None, metavar="K[,K]",
+                        help="wheel, sdist, metadata, index, other, invalid")
+    parser.add_argument("--older-than", type=_typed(_age), default=None, metavar="AGE",
+                        help="only entries not used for AGE (30d, 12h, 2w) or since a date")
+
+
+def _add_format(parser: argparse.ArgumentParser, *choices: str) -> None:
+    parser.add_argument("--format", choices=choices, default="human")
+
+
+def _filter(args: argparse.Namespace) -> Filter:
+    pattern = args.pattern if isinstance(args.pattern, Pattern) else parse_pattern(args.pattern)
+    return Filter(pattern=pattern, kinds=args.kind, unused_since=args.older_than)
+
+
+def _sources(args: argparse.Namespace) -> tuple[Source, ...]:
+    return SOURCES if args.source == "all" else (args.source,)
+
+
+def _waiting() -> None:
+    print("Waiting for another pip_cache_plus command to finish...", file=sys.stderr)
+
+
+def _add_dir(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
+    sub.add_parser("dir", help="show the cache directory")
+    return _cmd_dir
+
+
+def _cmd_dir(args: argparse.Namespace, cache: Cache) -> int:
+    print(cache.path)
+    return EXIT_OK
+
+
+def _add_info(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
+    parser = sub.add_parser("info", help="where the cache is, and how big each part is")
+    _add_format(parser, "human", "json")
+    return _cmd_info
+
+
+def _cmd_info(args: argparse.Namespace, cache: Cache) -> int:
+    render.render_info(cache.info(), args.format, sys.stdout)
+    return EXIT_OK
+
+
+def _add_list(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
+    parser = sub.add_parser("list", help="list entries: downloaded files, pages, built wheels")
+    _add_filters(parser, pattern="?")
+    _add_format(parser, "human", "abspath", "json")
+    return _cmd_list
+
+
+def _cmd_list(args: argparse.Namespace, cache: Cache) -> int:
+    entries = cache.select(_filter(args), _sources(args))
+    render.render_list(entries, cache.path, args.format, sys.stdout)
+    return EXIT_OK
+
+
+def _add_remove(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
+    parser = sub.add_parser("remove", help="remove matching entries (all their files)")
+    _add_filters(parser, pattern=None)
+    parser.add_argument("--dry-run", action="store_true", help="only show what would go")
+    _add_format(parser, "human", "json")
+    return _cmd_remove
+
+
+def _cmd_remove(args: argparse.Namespace, cache: Cache) -> int:
+    result = cache.remove(_filter(args), _sources(args), dry_run=args.dry_run,
+                          on_wait=_waiting)
+    if not result.entries and args.format == "human":
+        print(f'No matching entries for pattern "{args.pattern.text}"', file=sys.stderr)
+    return _finish_removal(result, args, cache)
+
+
+def _finish_removal(result: render.Removal, args: argparse.Namespace, cache: Cache) -> int:
+    render.render_removal(result, cache.path, args.format, sys.stdout)
+    for error in result.errors:
+        print(f"error: could not remove {error}", file=sys.stderr)
+    return EXIT_ERROR if result.errors else EXIT_OK
+
+
+def _add_purge(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
+    parser = sub.add_parser("purge", help="remove everything pip cached (like pip cache purge)")
+    parser.add_argument("--legacy", action="store_true",
+                        help="remove only the legacy http/ cache, which pip >= 23.3 never reads")
+    parser.add_argument("--dry-run", action="store_true", help="only show what would go")
+    _add_format(parser, "human", "json")
+    return _cmd_purge
+
+
+def _cmd_purge(args: argparse.Namespace, cache: Cache) -> int:
+    result = cache.purge(legacy_only=args.legacy, dry_run=args.dry_run, on_wait=_waiting)
+    return _finish_removal(result, args, cache)
+
+
+_COMMANDS = (_add_dir, _add_info, _add_list, _add_remove, _add_purge)
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Inspect and clean pip's cache, including the HTTP cache 'pip cache' "
+        "cannot list.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _add_cache_options(parser, top=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in _COMMANDS:
+        handler = add(sub)
+        command = handler.__name__.removeprefix("_cmd_")
+        _add_cache_options(sub.choices[command], top=False)
+        sub.choices[command].set_defaults(handler=handler)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    try:
+        cache = Cache.locate(args.cache_dir, no_cache_dir=args.no_cache_dir)
+        handler: Handler = args.handler
+        return handler(args, cache)
+    except UsageError as exc:
+        parser.error(str(exc))
+    except PipCachePlusError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_ERROR
+
+
+def _silence_stdout() -> None:
+    """A closed pipe (``| head``): stop writing, and keep Python from complaining at exit."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

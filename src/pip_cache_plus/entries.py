@@ -1,0 +1,139 @@
+"""Walk ``http-v2/``, ``http/`` and ``wheels/`` and yield entries from stat data alone.
+
+One ``os.scandir`` pass; nothing is opened. Links are never followed: a symlink inside the
+cache is reported as an invalid entry, so no later step can reach out of the cache through
+it. Anything that is not a complete pip entry (leftovers, foreign files, half entries) comes
+out as a ``RawEntry`` with a ``problem``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from .model import SOURCE_DIRS, SOURCES, FileStat, RawEntry, Source
+from .records import KEY_RE
+
+BODY_SUFFIX = ".body"
+TMP_SUFFIX = ".tmp"
+ORIGIN_JSON = "origin.json"
+WHEEL_SUFFIX = ".whl"
+_KEY_DEPTH = 5  # http entries live at h[0]/h[1]/h[2]/h[3]/h[4]/h
+
+PROBLEM_NO_BODY = "metadata without its .body file (pip ignores it)"
+PROBLEM_NO_META = "body without its metadata file (pip ignores it)"
+PROBLEM_TMP = "leftover temporary file from an interrupted write"
+PROBLEM_FOREIGN = "not a file pip writes here"
+PROBLEM_LINK = "symbolic link (not followed)"
+PROBLEM_MISPLACED = "entry file in the wrong directory for its name (pip never finds it)"
+PROBLEM_LONE_ORIGIN = "origin.json without a wheel beside it"
+_DirHandler = Callable[[dict[str, FileStat], tuple[str, ...], Source], Iterator[RawEntry]]
+
+PROBLEM_BODY_IN_LEGACY = "a .body file in the legacy http/ cache (pip < 23.3 never wrote one)"
+
+
+def walk(cache_dir: Path, sources: Iterable[Source] = SOURCES) -> Iterator[RawEntry]:
+    """Yield every entry of the chosen sources, in a stable (sorted) order."""
+    for source in sources:
+        root = cache_dir / SOURCE_DIRS[source]
+        if source == "wheels":
+            yield from _walk_tree(root, (), source, _wheel_dir_entries)
+        else:
+            yield from _walk_tree(root, (), source, _http_dir_entries)
+
+
+def _stat(entry: os.DirEntry[str]) -> FileStat:
+    st = entry.stat(follow_symlinks=False)
+    return FileStat(Path(entry.path), st.st_size, st.st_mtime, st.st_atime)
+
+
+def _walk_tree(
+    directory: Path,
+    rel: tuple[str, ...],
+    source: Source,
+    files_to_entries: _DirHandler,
+) -> Iterator[RawEntry]:
+    try:
+        with os.scandir(directory) as it:
+            children = sorted(it, key=lambda e: e.name)
+    except FileNotFoundError:
+        return
+    except (PermissionError, NotADirectoryError) as exc:
+        yield _unreadable(directory, source, exc)
+        return
+    files: dict[str, FileStat] = {}
+    for child in children:
+        try:
+            if child.is_symlink():
+                yield RawEntry(source, (_stat(child),), problem=PROBLEM_LINK)
+            elif child.is_dir(follow_symlinks=False):
+                yield from _walk_tree(Path(child.path), (*rel, child.name), source, files_to_entries)
+            else:
+                files[child.name] = _stat(child)
+        except FileNotFoundError:
+            continue  # removed while we looked (a running pip): not an entry any more
+    yield from files_to_entries(files, rel, source)
+
+
+def _unreadable(directory: Path, source: Source, exc: OSError) -> RawEntry:
+    try:
+        st = directory.lstat()
+        stat = FileStat(directory, 0, st.st_mtime, st.st_atime)
+    except OSError:
+        stat = FileStat(directory, 0, 0.0, 0.0)
+    reason = exc.strerror or type(exc).__name__
+    return RawEntry(source, (stat,), problem=f"directory cannot be read ({reason})")
+
+
+def _http_dir_entries(
+    files: dict[str, FileStat], rel: tuple[str, ...], source: Source
+) -> Iterator[RawEntry]:
+    for name, stat in files.items():
+        if KEY_RE.fullmatch(name):
+            yield _http_entry(files, name, rel, source)
+        elif name.endswith(BODY_SUFFIX) and KEY_RE.fullmatch(name[: -len(BODY_SUFFIX)]):
+            if name[: -len(BODY_SUFFIX)] in files:
+                continue  # reported with its metadata
+            problem = PROBLEM_NO_META if source == "http-v2" else PROBLEM_BODY_IN_LEGACY
+            yield RawEntry(source, (stat,), key=name[: -len(BODY_SUFFIX)], problem=problem)
+        elif name.endswith(TMP_SUFFIX):
+            yield RawEntry(source, (stat,), problem=PROBLEM_TMP)
+        else:
+            yield RawEntry(source, (stat,), problem=PROBLEM_FOREIGN)
+
+
+def _http_entry(
+    files: dict[str, FileStat], key: str, rel: tuple[str, ...], source: Source
+) -> RawEntry:
+    meta = files[key]
+    body = files.get(key + BODY_SUFFIX)
+    if rel != tuple(key[:_KEY_DEPTH]):
+        extra = (body,) if body is not None else ()
+        return RawEntry(source, (meta, *extra), key=key, problem=PROBLEM_MISPLACED)
+    if source == "http":
+        return RawEntry(source, (meta,), key=key)
+    if body is None:
+        return RawEntry(source, (meta,), key=key, problem=PROBLEM_NO_BODY)
+    return RawEntry(source, (meta, body), key=key, has_body_file=True)
+
+
+def _wheel_dir_entries(
+    files: dict[str, FileStat], rel: tuple[str, ...], source: Source
+) -> Iterator[RawEntry]:
+    del rel  # wheel directories are named by a hash we cannot check without the link
+    wheels = [name for name in files if name.endswith(WHEEL_SUFFIX)]
+    origin = files.get(ORIGIN_JSON)
+    # origin.json belongs to the directory's wheel; with several wheels (several tags of
+    # one link) it stays unattached and is cleaned up after the last wheel goes.
+    attach = (origin,) if origin is not None and len(wheels) == 1 else ()
+    for name, stat in files.items():
+        if name in wheels:
+            yield RawEntry(source, (stat, *attach))
+        elif name == ORIGIN_JSON:
+            if not wheels:
+                yield RawEntry(source, (stat,), problem=PROBLEM_LONE_ORIGIN)
+        elif name.endswith(TMP_SUFFIX):
+            yield RawEntry(source, (stat,), problem=PROBLEM_TMP)
+        else:
+            yield RawEntry(source, (stat,), problem=PROBLEM_FOREIGN)

@@ -1,0 +1,91 @@
+"""The objects every module passes around: files on disk and cache entries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal, get_args
+
+Source = Literal["http-v2", "http", "wheels"]
+Kind = Literal["wheel", "sdist", "metadata", "index", "other", "invalid"]
+
+SOURCES: tuple[Source, ...] = get_args(Source)
+KINDS: tuple[Kind, ...] = get_args(Kind)
+#: Directory of each source under the cache dir.
+SOURCE_DIRS: dict[Source, str] = {"http-v2": "http-v2", "http": "http", "wheels": "wheels"}
+
+
+@dataclass(frozen=True, slots=True)
+class FileStat:
+    """One file of an entry, as ``os.scandir`` saw it (``lstat``: links are not followed)."""
+
+    path: Path
+    size: int
+    mtime: float
+    atime: float
+
+
+@dataclass(frozen=True, slots=True)
+class RawEntry:
+    """What the walk found: the files of one entry, not yet opened.
+
+    ``files[0]`` is the entry's main file: http-v2 metadata, the legacy ``http/`` file,
+    the built ``.whl``, or a stray file. For http-v2 ``files[1]`` is the ``.body``; for
+    built wheels it is ``origin.json`` when present.
+    """
+
+    source: Source
+    files: tuple[FileStat, ...]
+    key: str | None = None
+    problem: str | None = None
+    has_body_file: bool = False
+
+    @property
+    def path(self) -> Path:
+        return self.files[0].path
+
+    @property
+    def body_path(self) -> Path | None:
+        return self.files[1].path if self.has_body_file else None
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
+
+    @property
+    def last_used(self) -> float:
+        """Newest atime or mtime of the entry's files."""
+        return max(max(f.atime, f.mtime) for f in self.files)
+
+    @property
+    def mtime(self) -> float:
+        return max(f.mtime for f in self.files)
+
+
+@dataclass(frozen=True, slots=True)
+class CacheEntry:
+    """An entry and what it holds. ``kind == "invalid"`` entries carry a ``problem``."""
+
+    raw: RawEntry
+    kind: Kind
+    project: str | None = None
+    version: str | None = None
+    filename: str | None = None
+    url: str | None = None
+    stored: float | None = None  # Date header as a timestamp; None: use the file's mtime
+    problem: str | None = None
+
+    @property
+    def source(self) -> Source:
+        return self.raw.source
+
+    @property
+    def stored_time(self) -> float:
+        return self.stored if self.stored is not None else self.raw.mtime
+
+    def with_url(self, url: str | None) -> CacheEntry:
+        return replace(self, url=url)
+
+
+def invalid(raw: RawEntry, problem: str) -> CacheEntry:
+    return CacheEntry(raw=raw, kind="invalid", problem=problem)

@@ -1,0 +1,41 @@
+"""PURE: URL handling: cache keys, credentials, filenames."""
+
+from __future__ import annotations
+
+import posixpath
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+
+def cache_key(url: str) -> str:
+    """The key cachecontrol stores ``url`` under: scheme and host lower-cased, no fragment.
+
+    Mirrors ``CacheController._urlnorm``; pip strips credentials before the request, so
+    they never reach the key.
+    """
+    parts = urlsplit(strip_credentials(url))
+    path = parts.path or "/"
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
+
+
+def strip_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+def redact(url: str) -> str:
+    """``user:token@`` -> ``user:****@``; a bare token as user -> ``****@`` (like pip)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, sep, _password = userinfo.partition(":")
+    shown = f"{user}:****" if sep else "****"
+    return urlunsplit((parts.scheme, f"{shown}@{host}", parts.path, parts.query, parts.fragment))
+
+
+def url_filename(url: str) -> str:
+    """The last path segment, unquoted (``/a/b/pkg-1.0.tar.gz`` -> ``pkg-1.0.tar.gz``)."""
+    return unquote(posixpath.basename(urlsplit(url).path))
