@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from realpip import BuiltCache, PipRunner
 
 from pip_cache_plus.cli import main
+from realpip import BuiltCache, PipRunner
 
 
 @pytest.fixture(autouse=True)
@@ -132,8 +132,15 @@ def test_list_source_kind_and_human_format(
     assert out.startswith("Cache contents:\n\n")
     assert " - mixed_case-0.2-py3-none-any.whl (" in out
     code, out, _ = run(
-        capsys, "list", "platpkg", "--kind", "wheel", "--format", "abspath",
-        "--cache-dir", str(mixed_cache.path),
+        capsys,
+        "list",
+        "platpkg",
+        "--kind",
+        "wheel",
+        "--format",
+        "abspath",
+        "--cache-dir",
+        str(mixed_cache.path),
     )
     paths = out.split()
     assert paths and all(Path(p).is_file() for p in paths)
@@ -193,11 +200,17 @@ def test_remove_built_wheel_takes_origin_json_and_empty_dirs(
     assert listing(capsys, v2_cache.path, "sdist-only", "--source", "http-v2")
 
 
-def test_dry_run_changes_nothing(capsys: pytest.CaptureFixture[str], mixed_cache: BuiltCache) -> None:
+def test_dry_run_changes_nothing(
+    capsys: pytest.CaptureFixture[str], mixed_cache: BuiltCache
+) -> None:
     before = snapshot(mixed_cache.path)
     stats = {p: p.stat().st_mtime_ns for p in mixed_cache.path.rglob("*")}
-    for args in (["remove", "*"], ["remove", "tiny-pure", "--format", "json"],
-                 ["purge"], ["purge", "--legacy"]):
+    for args in (
+        ["remove", "*"],
+        ["remove", "tiny-pure", "--format", "json"],
+        ["purge"],
+        ["purge", "--legacy"],
+    ):
         code, out, _ = run(capsys, *args, "--dry-run", "--cache-dir", str(mixed_cache.path))
         assert code == 0
         assert "would" in out or '"dry_run": true' in out
@@ -208,8 +221,9 @@ def test_dry_run_changes_nothing(capsys: pytest.CaptureFixture[str], mixed_cache
 def test_remove_json_reports_what_went(
     capsys: pytest.CaptureFixture[str], v2_cache: BuiltCache
 ) -> None:
-    code, out, _ = run(capsys, "remove", "dotted.pkg==2.0", "--format", "json",
-                       "--cache-dir", str(v2_cache.path))
+    code, out, _ = run(
+        capsys, "remove", "dotted.pkg==2.0", "--format", "json", "--cache-dir", str(v2_cache.path)
+    )
     assert code == 0
     data = json.loads(out)
     assert data["dry_run"] is False
@@ -244,8 +258,11 @@ def test_purge_removes_pips_files_and_nothing_else(
 
 @pytest.mark.realpip
 def test_pip_still_works_after_remove(
-    capsys: pytest.CaptureFixture[str], v2_cache: BuiltCache, pip_current: PipRunner,
-    index_server: Any, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    v2_cache: BuiltCache,
+    pip_current: PipRunner,
+    index_server: Any,
+    tmp_path: Path,
 ) -> None:
     code, _, _ = run(capsys, "remove", "dotted-pkg", "--cache-dir", str(v2_cache.path))
     assert code == 0

@@ -62,9 +62,7 @@ def test_pattern(pattern: str, matched: set[CacheEntry]) -> None:
     assert {e for e in everything if parse_pattern(pattern).matches(e)} == matched
 
 
-@pytest.mark.parametrize(
-    "text", ["", "  ", "a/b", "..\\x", "==1.0", "pip==", "pip==1==2"]
-)
+@pytest.mark.parametrize("text", ["", "  ", "a/b", "..\\x", "==1.0", "pip==", "pip==1==2"])
 def test_bad_patterns(text: str) -> None:
     with pytest.raises(UsageError, match="pattern"):
         parse_pattern(text)
@@ -75,8 +73,15 @@ NOW = 1_000_000.0
 
 @pytest.mark.parametrize(
     ("text", "seconds_ago"),
-    [("45s", 45), ("90m", 5400), ("12h", 43200), ("30d", 30 * 86400), ("2w", 14 * 86400),
-     ("1.5h", 5400), ("30D", 30 * 86400)],
+    [
+        ("45s", 45),
+        ("90m", 5400),
+        ("12h", 43200),
+        ("30d", 30 * 86400),
+        ("2w", 14 * 86400),
+        ("1.5h", 5400),
+        ("30D", 30 * 86400),
+    ],
 )
 def test_age_units(text: str, seconds_ago: float) -> None:
     assert parse_age(text, NOW) == NOW - seconds_ago
@@ -96,8 +101,17 @@ def test_bad_ages(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "size"),
-    [("1024", 1024), ("500MB", 500_000_000), ("500M", 500_000_000), ("2GiB", 2 * 1024**3),
-     ("1.5GB", 1_500_000_000), ("10kB", 10_000), ("10KiB", 10240), ("7B", 7), ("1 TB", 10**12)],
+    [
+        ("1024", 1024),
+        ("500MB", 500_000_000),
+        ("500M", 500_000_000),
+        ("2GiB", 2 * 1024**3),
+        ("1.5GB", 1_500_000_000),
+        ("10kB", 10_000),
+        ("10KiB", 10240),
+        ("7B", 7),
+        ("1 TB", 10**12),
+    ],
 )
 def test_sizes(text: str, size: int) -> None:
     assert parse_size(text) == size
@@ -149,7 +163,10 @@ def test_classify_rejects_non_distributions(filename: str) -> None:
 
 
 def test_urls() -> None:
-    assert cache_key("HTTPS://Files.Example.org/a/b.whl#sha256=00") == "https://files.example.org/a/b.whl"
+    assert (
+        cache_key("HTTPS://Files.Example.org/a/b.whl#sha256=00")
+        == "https://files.example.org/a/b.whl"
+    )
     assert cache_key("https://u:p@host/x") == "https://host/x"
     assert strip_credentials("https://u:p@host/x?q=1") == "https://host/x?q=1"
     assert redact("https://user:s3cret@host/simple/") == "https://user:****@host/simple/"

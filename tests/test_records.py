@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import pickle
 import zlib
@@ -45,7 +46,8 @@ def legacy_bytes(body: bytes, *, headers: dict[str, str] | None = None) -> bytes
         },
         "vary": {"Accept-Encoding": "identity"},
     }
-    return b"cc=4," + msgpack.packb(data, use_bin_type=True)
+    packed: bytes = msgpack.packb(data, use_bin_type=True)
+    return b"cc=4," + packed
 
 
 def v2_bytes(headers: dict[str, str] | None = None) -> bytes:
@@ -60,7 +62,8 @@ def v2_bytes(headers: dict[str, str] | None = None) -> bytes:
         },
         "vary": {},
     }
-    return b"cc=4," + msgpack.packb(data, use_bin_type=True)
+    packed: bytes = msgpack.packb(data, use_bin_type=True)
+    return b"cc=4," + packed
 
 
 def split_legacy(data: bytes) -> tuple[bytes, bytes, int, int]:
@@ -180,16 +183,12 @@ def test_mutated_entries_parse_or_raise_format_error(data: st.DataObject) -> Non
         mutated[pos] = data.draw(st.integers(0, 255))
     cut = data.draw(st.integers(0, len(mutated)))
     blob = bytes(mutated[:cut])
-    try:
+    with contextlib.suppress(CacheFormatError):
         parse_metadata(blob)
-    except CacheFormatError:
-        pass
     try:
         layout = parse_legacy_head(blob[:LEGACY_HEAD_SIZE])
     except CacheFormatError:
         return
     if layout is not None and layout.body_end <= len(blob):
-        try:
+        with contextlib.suppress(CacheFormatError):
             parse_legacy(blob[:LEGACY_HEAD_SIZE], blob[layout.body_end :], layout)
-        except CacheFormatError:
-            pass

@@ -30,9 +30,7 @@ class Removal:
     errors: list[str] = field(default_factory=list)
 
 
-def remove_entries(
-    cache_dir: Path, entries: Sequence[CacheEntry], *, dry_run: bool
-) -> Removal:
+def remove_entries(cache_dir: Path, entries: Sequence[CacheEntry], *, dry_run: bool) -> Removal:
     """Delete every file of each entry, then the directories left empty."""
     result = Removal(dry_run=dry_run, entries=list(entries))
     raws = [e.raw for e in entries]

@@ -9,10 +9,11 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from . import __version__, render
 from .cache import Cache
+from .clean import Removal
 from .errors import PipCachePlusError, UsageError
 from .filters import Filter, Pattern, parse_age, parse_kinds, parse_pattern
 from .model import SOURCES, Source
@@ -44,22 +45,48 @@ def _add_cache_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     # Accepted before or after the command; the subcommand's copy must not reset the
     # value given before it, hence SUPPRESS there.
     default = None if top else argparse.SUPPRESS
-    parser.add_argument("--cache-dir", metavar="DIR", default=default,
-                        help="the cache directory (default: where pip would look)")
-    parser.add_argument("--no-cache-dir", action="store_true",
-                        default=False if top else argparse.SUPPRESS,
-                        help="behave like pip with the cache disabled")
+    parser.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        default=default,
+        help="the cache directory (default: where pip would look)",
+    )
+    parser.add_argument(
+        "--no-cache-dir",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="behave like pip with the cache disabled",
+    )
 
 
 def _add_filters(parser: argparse.ArgumentParser, *, pattern: str | None) -> None:
-    parser.add_argument("pattern", nargs=pattern, default="*", type=_typed(parse_pattern),
-                        help="glob on filename (with '-') or project name; NAME==VERSION")
-    parser.add_argument("--source", choices=_SOURCE_CHOICES, default="all",
-                        help="which part of the cache (default: all)")
-    parser.add_argument("--kind", type=_typed(parse_kinds), default=None, metavar="K[,K]",
-                        help="wheel, sdist, metadata, index, other, invalid")
-    parser.add_argument("--older-than", type=_typed(_age), default=None, metavar="AGE",
-                        help="only entries not used for AGE (30d, 12h, 2w) or since a date")
+    parser.add_argument(
+        "pattern",
+        nargs=pattern,
+        default="*",
+        type=_typed(parse_pattern),
+        help="glob on filename (with '-') or project name; NAME==VERSION",
+    )
+    parser.add_argument(
+        "--source",
+        choices=_SOURCE_CHOICES,
+        default="all",
+        help="which part of the cache (default: all)",
+    )
+    parser.add_argument(
+        "--kind",
+        type=_typed(parse_kinds),
+        default=None,
+        metavar="K[,K]",
+        help="wheel, sdist, metadata, index, other, invalid",
+    )
+    parser.add_argument(
+        "--older-than",
+        type=_typed(_age),
+        default=None,
+        metavar="AGE",
+        help="only entries not used for AGE (30d, 12h, 2w) or since a date",
+    )
 
 
 def _add_format(parser: argparse.ArgumentParser, *choices: str) -> None:
@@ -122,14 +149,13 @@ def _add_remove(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Han
 
 
 def _cmd_remove(args: argparse.Namespace, cache: Cache) -> int:
-    result = cache.remove(_filter(args), _sources(args), dry_run=args.dry_run,
-                          on_wait=_waiting)
+    result = cache.remove(_filter(args), _sources(args), dry_run=args.dry_run, on_wait=_waiting)
     if not result.entries and args.format == "human":
         print(f'No matching entries for pattern "{args.pattern.text}"', file=sys.stderr)
     return _finish_removal(result, args, cache)
 
 
-def _finish_removal(result: render.Removal, args: argparse.Namespace, cache: Cache) -> int:
+def _finish_removal(result: Removal, args: argparse.Namespace, cache: Cache) -> int:
     render.render_removal(result, cache.path, args.format, sys.stdout)
     for error in result.errors:
         print(f"error: could not remove {error}", file=sys.stderr)
@@ -138,8 +164,11 @@ def _finish_removal(result: render.Removal, args: argparse.Namespace, cache: Cac
 
 def _add_purge(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
     parser = sub.add_parser("purge", help="remove everything pip cached (like pip cache purge)")
-    parser.add_argument("--legacy", action="store_true",
-                        help="remove only the legacy http/ cache, which pip >= 23.3 never reads")
+    parser.add_argument(
+        "--legacy",
+        action="store_true",
+        help="remove only the legacy http/ cache, which pip >= 23.3 never reads",
+    )
     parser.add_argument("--dry-run", action="store_true", help="only show what would go")
     _add_format(parser, "human", "json")
     return _cmd_purge
@@ -153,8 +182,15 @@ def _cmd_purge(args: argparse.Namespace, cache: Cache) -> int:
 _COMMANDS = (_add_dir, _add_info, _add_list, _add_remove, _add_purge)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (scripts read stderr), still exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=prog,
         description="Inspect and clean pip's cache, including the HTTP cache 'pip cache' "
         "cannot list.",
@@ -175,6 +211,8 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         cache = Cache.locate(args.cache_dir, no_cache_dir=args.no_cache_dir)
+        if cache.path.exists() and not cache.path.is_dir():
+            raise PipCachePlusError(f"the cache dir {cache.path} is not a directory")
         handler: Handler = args.handler
         return handler(args, cache)
     except UsageError as exc:

@@ -68,7 +68,9 @@ def _walk_tree(
             if child.is_symlink():
                 yield RawEntry(source, (_stat(child),), problem=PROBLEM_LINK)
             elif child.is_dir(follow_symlinks=False):
-                yield from _walk_tree(Path(child.path), (*rel, child.name), source, files_to_entries)
+                yield from _walk_tree(
+                    Path(child.path), (*rel, child.name), source, files_to_entries
+                )
             else:
                 files[child.name] = _stat(child)
         except FileNotFoundError:

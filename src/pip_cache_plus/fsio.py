@@ -102,4 +102,4 @@ class Window(io.RawIOBase):
 
 def window(fp: BinaryIO, offset: int, length: int) -> BinaryIO:
     """A buffered ``Window``: what the sniffers expect."""
-    return io.BufferedReader(Window(fp, offset, length), buffer_size=64 * 1024)  # type: ignore[return-value]
+    return io.BufferedReader(Window(fp, offset, length), buffer_size=64 * 1024)

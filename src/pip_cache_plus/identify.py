@@ -18,7 +18,7 @@ from packaging.utils import canonicalize_name
 from . import simple, sniff
 from .errors import CacheFormatError
 from .fsio import read_all
-from .model import CacheEntry, Kind, RawEntry, invalid
+from .model import CacheEntry, RawEntry, invalid
 from .names import classify
 from .records import key_digest
 from .responses import ReadResponse, date_header, open_body, read_response
@@ -28,7 +28,7 @@ from .urls import cache_key, redact, url_filename
 MAX_PAGE_SIZE = 64 * 1024 * 1024
 _MAX_ORIGIN_JSON = 1024 * 1024
 _PAGE_MEDIA = ("html", "json")
-_HINT_KINDS: dict[str, Kind] = {"bdist_wheel": "wheel", "sdist": "sdist"}
+_HINT_KINDS: dict[str, sniff.Kind] = {"bdist_wheel": "wheel", "sdist": "sdist"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,9 @@ def _looks_like_page(read: ReadResponse) -> bool:
     return read.response.status == 200 and any(m in ctype for m in _PAGE_MEDIA)
 
 
-def recover(pages: Sequence[tuple[RawEntry, ReadResponse]], index_urls: Sequence[str]) -> _Recovered:
+def recover(
+    pages: Sequence[tuple[RawEntry, ReadResponse]], index_urls: Sequence[str]
+) -> _Recovered:
     """Map entry keys to URLs from the file lists of cached index pages."""
     urls: dict[str, str] = {}
     found: dict[str, _Page] = {}
@@ -114,8 +116,8 @@ def _read_page(
 
 
 def _page_url(key: str, project: str | None, index_urls: Sequence[str]) -> str | None:
-    for base in index_urls:
-        base = base.rstrip("/") + "/"
+    for index_url in index_urls:
+        base = index_url.rstrip("/") + "/"
         candidates = [base] if project is None else [f"{base}{project}/", base]
         for candidate in candidates:
             if key_digest(cache_key(candidate)) == key:
@@ -149,9 +151,10 @@ def _sniff(read: ReadResponse) -> sniff.Sniffed:
     if response.status != 200:
         return sniff.Sniffed("other", None, None, None)
     try:
-        with open_body(read.body) as fp, sniff.open_decoded(
-            fp, response.header("content-encoding")
-        ) as body:
+        with (
+            open_body(read.body) as fp,
+            sniff.open_decoded(fp, response.header("content-encoding")) as body,
+        ):
             return sniff.sniff_body(body, content_type=response.header("content-type"))
     except (CacheFormatError, OSError):
         return sniff.Sniffed("other", None, None, None)
@@ -174,8 +177,13 @@ def identify_built_wheel(raw: RawEntry) -> CacheEntry:
         return invalid(raw, "wheel with an invalid filename")
     url = _origin_url(raw)
     return CacheEntry(
-        raw, "wheel", named.project, named.version, named.filename,
-        redact(url) if url is not None else None, None,
+        raw,
+        "wheel",
+        named.project,
+        named.version,
+        named.filename,
+        redact(url) if url is not None else None,
+        None,
     )
 
 

@@ -61,6 +61,4 @@ def _sdist(filename: str, suffix: str) -> FileName | None:
     match = _LEGACY_SDIST_RE.match(filename[: -len(suffix)])
     if match is None:
         return None
-    return FileName(
-        "sdist", canonicalize_name(match["name"]), match["version"], filename
-    )
+    return FileName("sdist", canonicalize_name(match["name"]), match["version"], filename)

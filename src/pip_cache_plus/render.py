@@ -179,9 +179,7 @@ def _relative(path: Path, cache_dir: Path) -> str:
         return str(path)
 
 
-def render_list(
-    entries: Sequence[CacheEntry], cache_dir: Path, fmt: Format, out: TextIO
-) -> None:
+def render_list(entries: Sequence[CacheEntry], cache_dir: Path, fmt: Format, out: TextIO) -> None:
     ordered = sorted(entries, key=sort_key)
     if fmt == "json":
         data: ListJSON = {
