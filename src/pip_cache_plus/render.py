@@ -121,7 +121,8 @@ def render_info(info: CacheInfo, fmt: Format, out: TextIO) -> None:
     for source, label in _INFO_LABELS.items():
         part = info.sources[source]
         lines.append(f"{label} location: {part.path}")
-        lines.append(f"{label} size: {format_size(part.bytes)} in {part.entries} entries")
+        noun = "entry" if part.entries == 1 else "entries"
+        lines.append(f"{label} size: {format_size(part.bytes)} in {part.entries} {noun}")
     legacy = info.sources["http"]
     if legacy.entries:
         lines.append(
