@@ -1,0 +1,102 @@
+"""identify.py: without index pages, entries are still named by their content."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import zipfile
+from pathlib import Path
+
+import msgpack
+
+from pip_cache_plus import Cache
+from pip_cache_plus.model import CacheEntry
+from realpip import BuiltCache
+
+
+def _entries(cache: Path) -> list[CacheEntry]:
+    return list(Cache(cache, index_urls=[]).entries())
+
+
+def test_without_pages_wheels_and_sdists_are_sniffed(any_cache: BuiltCache) -> None:
+    pages = [e for e in _entries(any_cache.path) if e.kind == "index"]
+    assert pages
+    for page in pages:
+        for stat in page.raw.files:
+            stat.path.unlink()
+    entries = [e for e in _entries(any_cache.path) if e.source != "wheels"]
+    assert entries and all(e.url is None for e in entries)
+    for entry in entries:
+        assert entry.kind in ("wheel", "sdist", "metadata"), entry
+        if entry.kind == "metadata":
+            continue  # a .metadata body names project and version, not its file
+        assert entry.filename is not None
+        package = any_cache.package(entry.filename)
+        assert (entry.project, entry.version) == (package.project, package.version)
+
+
+def _wheel_bytes() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(
+            "enc_pkg-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: enc-pkg\nVersion: 1.0\n"
+        )
+        zf.writestr("enc_pkg-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nTag: py3-none-any\n")
+        zf.writestr("enc_pkg-1.0.dist-info/RECORD", "")
+    return buf.getvalue()
+
+
+def _write_v2(cache: Path, url: str, headers: dict[str, str], body: bytes) -> None:
+    key = hashlib.sha224(url.encode()).hexdigest()
+    directory = cache / "http-v2" / key[0] / key[1] / key[2] / key[3] / key[4]
+    directory.mkdir(parents=True)
+    meta = {
+        "response": {
+            "body": b"",
+            "headers": headers,
+            "status": 200,
+            "version": 11,
+            "reason": "OK",
+            "decode_content": False,
+        },
+        "vary": {},
+    }
+    (directory / (key + ".body")).write_bytes(body)
+    (directory / key).write_bytes(b"cc=4," + msgpack.packb(meta, use_bin_type=True))
+
+
+def test_content_encoded_wheel_is_decoded_before_sniffing(tmp_path: Path) -> None:
+    _write_v2(
+        tmp_path,
+        "https://example.org/x",
+        {"Content-Encoding": "gzip"},
+        gzip.compress(_wheel_bytes()),
+    )
+    (entry,) = _entries(tmp_path)
+    assert (entry.kind, entry.project, entry.version, entry.filename) == (
+        "wheel",
+        "enc-pkg",
+        "1.0",
+        "enc_pkg-1.0-py3-none-any.whl",
+    )
+
+
+def test_pypi_headers_are_only_a_last_hint(tmp_path: Path) -> None:
+    hints = {
+        "x-pypi-file-project": "Some_Thing",
+        "x-pypi-file-version": "2.0",
+        "x-pypi-file-package-type": "bdist_wheel",
+    }
+    _write_v2(tmp_path, "https://example.org/opaque", hints, b"\x00not a zip")
+    _write_v2(tmp_path, "https://example.org/real", hints, _wheel_bytes())
+    found = {e.raw.key: e for e in _entries(tmp_path)}
+    opaque = found[hashlib.sha224(b"https://example.org/opaque").hexdigest()]
+    real = found[hashlib.sha224(b"https://example.org/real").hexdigest()]
+    assert (opaque.kind, opaque.project, opaque.version, opaque.filename) == (
+        "wheel",
+        "some-thing",
+        "2.0",
+        None,
+    )
+    assert (real.project, real.version) == ("enc-pkg", "1.0")  # content beats the header
