@@ -997,10 +997,20 @@ def _ready(venv: Path) -> bool:
     return (venv / _READY).is_file() and _venv_python(venv).exists()
 
 
+# The environment as the test run started: tests monkeypatch PIP_INDEX_URL & co. to the
+# loopback index, which must not leak into installing pip itself from PyPI.
+_AMBIENT_ENV: Final = dict(os.environ)
+
+
 def _run_setup(cmd: Sequence[str]) -> str:
     """Run a venv setup step with the ambient environment (it may need PyPI)."""
     proc = subprocess.run(
-        cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
+        cmd,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+        env=_AMBIENT_ENV,
     )
     if proc.returncode != 0:
         raise PipRunError(cmd, proc.returncode, proc.stdout, proc.stderr)
