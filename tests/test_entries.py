@@ -124,3 +124,14 @@ def test_unreadable_directory_is_reported(tmp_path: Path) -> None:
         assert "cannot be read" in entry.problem
     finally:
         locked.chmod(0o755)
+
+
+def test_a_linked_source_dir_is_reported_not_walked(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    key = key_of("https://h/w")
+    place(elsewhere, "x", key)
+    place(elsewhere, "x", key, ".body")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "http-v2").symlink_to(elsewhere / "x", target_is_directory=True)
+    assert problems(cache, "http-v2") == {"http-v2": PROBLEM_LINK}

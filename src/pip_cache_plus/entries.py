@@ -37,10 +37,19 @@ def walk(cache_dir: Path, sources: Iterable[Source] = SOURCES) -> Iterator[RawEn
     """Yield every entry of the chosen sources, in a stable (sorted) order."""
     for source in sources:
         root = cache_dir / SOURCE_DIRS[source]
+        if root.is_symlink():
+            # pip never makes these links; whoever did may point them anywhere.
+            yield RawEntry(source, (_lstat(root),), problem=PROBLEM_LINK)
+            continue
         if source == "wheels":
             yield from _walk_tree(root, (), source, _wheel_dir_entries)
         else:
             yield from _walk_tree(root, (), source, _http_dir_entries)
+
+
+def _lstat(path: Path) -> FileStat:
+    st = path.lstat()
+    return FileStat(path, st.st_size, st.st_mtime, st.st_atime)
 
 
 def _stat(entry: os.DirEntry[str]) -> FileStat:
@@ -95,7 +104,7 @@ def _http_dir_entries(
         if KEY_RE.fullmatch(name):
             yield _http_entry(files, name, rel, source)
         elif name.endswith(BODY_SUFFIX) and KEY_RE.fullmatch(name[: -len(BODY_SUFFIX)]):
-            if name[: -len(BODY_SUFFIX)] in files:
+            if source == "http-v2" and name[: -len(BODY_SUFFIX)] in files:
                 continue  # reported with its metadata
             problem = PROBLEM_NO_META if source == "http-v2" else PROBLEM_BODY_IN_LEGACY
             yield RawEntry(source, (stat,), key=name[: -len(BODY_SUFFIX)], problem=problem)
