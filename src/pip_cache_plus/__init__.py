@@ -23,8 +23,10 @@ from .errors import (
     UnsafePathError,
     UsageError,
 )
+from .export import ExportResult
 from .filters import Filter, Pattern, parse_age, parse_kinds, parse_pattern, parse_size
 from .model import KINDS, SOURCES, CacheEntry, FileStat, Kind, RawEntry, Source
+from .prune import PruneOptions, PruneResult
 
 __version__ = "0.1.0"
 
@@ -36,12 +38,15 @@ __all__ = [
     "CacheEntry",
     "CacheFormatError",
     "CacheInfo",
+    "ExportResult",
     "FileStat",
     "Filter",
     "Kind",
     "LockTimeoutError",
     "Pattern",
     "PipCachePlusError",
+    "PruneOptions",
+    "PruneResult",
     "RawEntry",
     "Removal",
     "Source",

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .clean import Removal, purge_sources, remove_entries
 from .entries import walk
+from .export import EXPORT_KINDS, ExportResult, export_entries
 from .filters import Filter
 from .identify import identify_all
 from .lock import cache_lock
+from .migrate import Migration, Progress, migrate
 from .model import SOURCE_DIRS, SOURCES, CacheEntry, RawEntry, Source
+from .prune import PruneOptions, PruneResult, prune_cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,3 +112,51 @@ class Cache:
         with cache_lock(self.path, on_wait=on_wait):
             entries = list(self.entries(sources))
             return purge_sources(self.path, entries, sources, dry_run=False)
+
+    def prune(
+        self,
+        options: PruneOptions,
+        *,
+        now: float | None = None,
+        dry_run: bool = False,
+        on_wait: Callable[[], None] | None = None,
+    ) -> PruneResult:
+        """Remove debris older than an hour, entries unused since ``options.unused_since``,
+        then the least recently used until the cache is at most ``options.max_size``."""
+        when = time.time() if now is None else now
+        if dry_run:
+            return prune_cache(self.path, self.entries(), when, options, dry_run=True)
+        with cache_lock(self.path, on_wait=on_wait):
+            return prune_cache(self.path, self.entries(), when, options, dry_run=False)
+
+    def export(
+        self,
+        filt: Filter,
+        dest: Path,
+        sources: Iterable[Source] = SOURCES,
+        *,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> ExportResult:
+        """Write the matching wheels and sdists into ``dest`` under their real filenames."""
+        if filt.kinds is None:
+            filt = replace(filt, kinds=EXPORT_KINDS)
+        entries = self.select(filt, sources)
+        return export_entries(entries, dest, cache_dir=self.path, on_progress=on_progress)
+
+    def migrate(
+        self,
+        *,
+        dry_run: bool = False,
+        keep_legacy: bool = False,
+        on_wait: Callable[[], None] | None = None,
+        progress: Progress | None = None,
+    ) -> Migration:
+        """Move the legacy ``http/`` entries into ``http-v2/``, where pip >= 23.3 reads;
+        takes the lock unless ``dry_run`` (see :mod:`pip_cache_plus.migrate`)."""
+        return migrate(
+            self.path,
+            dry_run=dry_run,
+            keep_legacy=keep_legacy,
+            on_wait=on_wait,
+            progress=progress,
+        )

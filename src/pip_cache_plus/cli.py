@@ -9,14 +9,17 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import NoReturn, TypeVar
 
-from . import __version__, render
+from . import __version__, render, show, verify
 from .cache import Cache
 from .clean import Removal
 from .errors import PipCachePlusError, UsageError
-from .filters import Filter, Pattern, parse_age, parse_kinds, parse_pattern
+from .export import parse_export_kinds
+from .filters import Filter, Pattern, parse_age, parse_kinds, parse_pattern, parse_size
 from .model import SOURCES, Source
+from .prune import PruneOptions
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 T = TypeVar("T")
@@ -179,7 +182,192 @@ def _cmd_purge(args: argparse.Namespace, cache: Cache) -> int:
     return _finish_removal(result, args, cache)
 
 
-_COMMANDS = (_add_dir, _add_info, _add_list, _add_remove, _add_purge)
+def _add_show(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
+    parser = sub.add_parser(
+        "show",
+        help="all about matching entries: URL, files, freshness, which pips read them",
+        epilog="Exit status: 0 if an entry matched, 1 if none did.",
+    )
+    _add_filters(parser, pattern=None)
+    _add_format(parser, "human", "json")
+    return _cmd_show
+
+
+def _cmd_show(args: argparse.Namespace, cache: Cache) -> int:
+    shown = show.show(cache, _filter(args), _sources(args))
+    render.render_show(shown, cache.path, args.format, sys.stdout)
+    if not shown:
+        print(f'No matching entries for pattern "{args.pattern.text}"', file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
+    parser = sub.add_parser(
+        "verify",
+        help="check every entry is whole: parses, body length, zip directory",
+        epilog="Exit status: 0 when all is well, 1 when any entry has a problem.",
+    )
+    parser.add_argument(
+        "--deep",
+        action="store_true",
+        help="also check every zip member's CRC and bodies against index-page sha256s",
+    )
+    _add_format(parser, "human", "json")
+    return _cmd_verify
+
+
+def _cmd_verify(args: argparse.Namespace, cache: Cache) -> int:
+    tty = args.format == "human" and sys.stderr.isatty()
+    progress = _verify_progress if tty else None
+    result = verify.verify(cache, deep=args.deep, on_progress=progress)
+    render.render_verify(result, args.format, sys.stdout)
+    return EXIT_OK if result.ok else EXIT_ERROR
+
+
+def _verify_progress(done: int, total: int) -> None:
+    """``Verifying 12/340`` on one line of a terminal's stderr, at each new percent."""
+    if done == total or done * 100 // total != (done - 1) * 100 // total:
+        end = "\r\033[K" if done == total else ""
+        print(f"\rVerifying {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+
+def _add_prune(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
+    parser = sub.add_parser(
+        "prune",
+        help="remove debris, entries unused for AGE, the least recently used beyond SIZE",
+        epilog="Debris (half entries, *.tmp files, foreign files, empty directories) is "
+        "removed once nothing has touched it for an hour. Symbolic links are left alone. "
+        "Exit status: 0, or 1 if something could not be removed.",
+    )
+    parser.add_argument(
+        "--older-than",
+        type=_typed(_age),
+        default=None,
+        metavar="AGE",
+        help="remove entries not used for AGE (30d, 12h, 2w) or since a date",
+    )
+    parser.add_argument(
+        "--max-size",
+        type=_typed(parse_size),
+        default=None,
+        metavar="SIZE",
+        help="remove the least recently used entries until the cache is at most SIZE "
+        "(500MB, 2GiB); built wheels go after HTTP entries of the same age",
+    )
+    parser.add_argument(
+        "--kind",
+        type=_typed(parse_kinds),
+        default=None,
+        metavar="K[,K]",
+        help="only these kinds go for age or size (wheel, sdist, metadata, index, other)",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="only show what would go")
+    _add_format(parser, "human", "json")
+    return _cmd_prune
+
+
+def _cmd_prune(args: argparse.Namespace, cache: Cache) -> int:
+    options = PruneOptions(unused_since=args.older_than, max_size=args.max_size, kinds=args.kind)
+    result = cache.prune(options, dry_run=args.dry_run, on_wait=_waiting)
+    render.render_prune(result, cache.path, args.format, sys.stdout)
+    for error in result.removal.errors:
+        print(f"error: could not remove {error}", file=sys.stderr)
+    return EXIT_ERROR if result.removal.errors else EXIT_OK
+
+
+def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
+    parser = sub.add_parser(
+        "export",
+        help="copy cached wheels and sdists into DIR, for pip install --no-index --find-links",
+        epilog="Files keep their real names and bytes; an existing different file is never "
+        "replaced. Exit status: 0, or 1 if a file was in the way, had no good copy, or DIR "
+        "filled up.",
+    )
+    parser.add_argument(
+        "pattern",
+        type=_typed(parse_pattern),
+        help="glob on filename (with '-') or project name; NAME==VERSION; '*' for all",
+    )
+    parser.add_argument(
+        "-d", "--dest", required=True, metavar="DIR", help="where to write (created if missing)"
+    )
+    parser.add_argument(
+        "--kind",
+        type=_typed(parse_export_kinds),
+        default=None,
+        metavar="K[,K]",
+        help="wheel, sdist (default: both)",
+    )
+    parser.add_argument(
+        "--source",
+        choices=_SOURCE_CHOICES,
+        default="all",
+        help="which part of the cache (default: all)",
+    )
+    _add_format(parser, "human", "json")
+    return _cmd_export
+
+
+def _cmd_export(args: argparse.Namespace, cache: Cache) -> int:
+    filt = Filter(pattern=args.pattern, kinds=args.kind)
+    progress = _exporting if args.format == "human" and sys.stderr.isatty() else None
+    dest = Path(args.dest).absolute()
+    result = cache.export(filt, dest, _sources(args), on_progress=progress)
+    render.render_export(result, cache.path, args.format, sys.stdout)
+    found = result.exported or result.identical or result.conflicts or result.failed
+    if not (found or result.skipped) and args.format == "human":
+        print(f'No matching files for pattern "{args.pattern.text}"', file=sys.stderr)
+    if result.fatal is not None:
+        print(f"error: {result.fatal}", file=sys.stderr)
+    return EXIT_OK if result.ok else EXIT_ERROR
+
+
+def _exporting(done: int, total: int) -> None:
+    """``Exporting 12/340`` on one line of a terminal's stderr, cleared at the end."""
+    end = "\r\033[K" if done == total else ""
+    print(f"\rExporting {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+
+def _add_migrate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
+    parser = sub.add_parser(
+        "migrate",
+        help="move the legacy http/ cache into http-v2/, where pip >= 23.3 reads",
+        epilog="Exit status: 0 on success, 1 if a write or a removal failed.",
+    )
+    parser.add_argument("--keep-legacy", action="store_true", help="copy, and leave http/ as it is")
+    parser.add_argument("--dry-run", action="store_true", help="only report what would move")
+    _add_format(parser, "human", "json")
+    return _cmd_migrate
+
+
+def _cmd_migrate(args: argparse.Namespace, cache: Cache) -> int:
+    bar = args.format == "human"
+    with render.progress_bar("Migrating", sys.stderr if bar else None) as progress:
+        result = cache.migrate(
+            dry_run=args.dry_run,
+            keep_legacy=args.keep_legacy,
+            on_wait=_waiting,
+            progress=progress,
+        )
+    render.render_migration(result, cache.path, args.format, sys.stdout)
+    for error in result.errors:
+        print(f"error: {error}", file=sys.stderr)
+    return EXIT_ERROR if result.errors else EXIT_OK
+
+
+_COMMANDS = (
+    _add_dir,
+    _add_info,
+    _add_list,
+    _add_show,
+    _add_remove,
+    _add_purge,
+    _add_migrate,
+    _add_prune,
+    _add_export,
+    _add_verify,
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -190,7 +378,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser: argparse.ArgumentParser = _Parser(
         prog=prog,
         description="Inspect and clean pip's cache, including the HTTP cache 'pip cache' "
         "cannot list.",

@@ -8,11 +8,14 @@ swapped for a link to somewhere else must not make us delete there).
 from __future__ import annotations
 
 import contextlib
+import errno
 import heapq
 import os
+import secrets
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO, Protocol
 
 from .errors import UnsafePathError
 
@@ -97,3 +100,189 @@ def fsync_dir(path: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+# -- atomic streaming writes (export; usable by migrate) ---------------------------------
+
+TMP_SUFFIX = ".tmp"
+_COPY_CHUNK = 1 << 20
+#: The destination cannot take more data: retrying other files there is pointless.
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+# copy_file_range/sendfile refuse some file pairs (other filesystems, old kernels, special
+# files): fall back to a plain read/write loop for those.
+_NO_KERNEL_COPY = frozenset(
+    {errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSOCK}
+)
+
+
+@contextlib.contextmanager
+def atomic_file(
+    dest: Path, *, mode: int | None = None, overwrite: bool = True
+) -> Iterator[BinaryIO]:
+    """Write ``dest`` whole or not at all: a temp file beside it, fsync, then publish.
+
+    The temp file is ``.<name>.<random>.tmp`` in ``dest``'s directory (pip and our walk
+    both skip ``*.tmp``) and is removed on any error, ``ENOSPC`` and Ctrl-C included.
+    ``mode``: exact permission bits; None: a new file's default (0o666 less the umask).
+    ``overwrite=False`` publishes with a hard link, so a ``dest`` that exists, even one
+    created while we wrote, is never replaced: ``FileExistsError``. The file is open for
+    reading too, so a caller can hash what it wrote before it is published.
+    """
+    fd, tmp = _create_temp(dest)
+    try:
+        with os.fdopen(fd, "w+b") as fp:
+            if mode is not None:
+                os.fchmod(fp.fileno(), mode)
+            yield fp
+            fp.flush()
+            os.fsync(fp.fileno())
+        _publish(tmp, dest, overwrite=overwrite)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(dest.parent)
+
+
+def _create_temp(dest: Path) -> tuple[int, Path]:
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}{TMP_SUFFIX}")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+
+
+def _publish(tmp: Path, dest: Path, *, overwrite: bool) -> None:
+    if overwrite:
+        os.replace(tmp, dest)
+        return
+    try:
+        os.link(tmp, dest, follow_symlinks=False)
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links here (some network/FUSE filesystems): check, then rename
+        if os.path.lexists(dest):
+            raise FileExistsError(errno.EEXIST, "file exists", str(dest)) from None
+        os.replace(tmp, dest)
+        return
+    os.unlink(tmp)
+
+
+def copy_range(src: BinaryIO, dst: BinaryIO, offset: int, length: int) -> None:
+    """Copy ``length`` bytes of ``src`` from ``offset`` to the end of ``dst``, streaming.
+
+    In the kernel where it can (``copy_file_range``, which may also share extents, then
+    ``sendfile``), else in 1 MiB chunks. ``EOFError`` if ``src`` ends early. Neither
+    file's position matters; ``dst`` is left at its end.
+    """
+    dst.flush()
+    out = dst.fileno()
+    start = os.lseek(out, 0, os.SEEK_CUR)
+    done = 0
+    for copy in (_copy_file_range, _sendfile, _read_write):
+        try:
+            done = copy(src, out, offset, length)
+            break
+        except OSError as exc:
+            if exc.errno not in _NO_KERNEL_COPY or copy is _read_write:
+                raise
+            # Refused, possibly after some bytes: start again with the next way.
+            os.ftruncate(out, start)
+            os.lseek(out, start, os.SEEK_SET)
+    if done < length:
+        raise EOFError(f"the source ended after {done} of {length} bytes")
+    dst.seek(0, os.SEEK_END)
+
+
+def _copy_file_range(src: BinaryIO, out: int, offset: int, length: int) -> int:
+    if not hasattr(os, "copy_file_range"):
+        raise OSError(errno.ENOSYS, "no copy_file_range")
+    done = 0
+    while done < length:
+        n = os.copy_file_range(src.fileno(), out, length - done, offset + done)
+        if n == 0:
+            break
+        done += n
+    return done
+
+
+def _sendfile(src: BinaryIO, out: int, offset: int, length: int) -> int:
+    if not hasattr(os, "sendfile"):
+        raise OSError(errno.ENOSYS, "no sendfile")
+    done = 0
+    while done < length:
+        n = os.sendfile(out, src.fileno(), offset + done, min(length - done, 1 << 30))
+        if n == 0:
+            break
+        done += n
+    return done
+
+
+def _read_write(src: BinaryIO, out: int, offset: int, length: int) -> int:
+    src.seek(offset)
+    done = 0
+    while done < length and (chunk := src.read(min(_COPY_CHUNK, length - done))):
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(out, view) :]
+        done += len(chunk)
+    return done
+
+
+# -- files written the way pip writes its cache files (migrate) ---------------------------
+
+#: ``tempfile``'s alphabet: pip's temp names come from ``NamedTemporaryFile``.
+_PIP_TMP_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
+
+
+class TempClaims(Protocol):
+    """Told each temp name before the file is created, and when the name was taken."""
+
+    def claim(self, tmp: Path) -> None: ...
+
+    def release(self, tmp: Path) -> None: ...
+
+
+def pip_temp_name(dest: Path) -> Path:
+    """``<name><8 random chars>.tmp`` beside ``dest``: the name pip's ``adjacent_tmp_file``
+    gives, so our leftovers and pip's look alike and one cleanup rule covers both."""
+    random = "".join(secrets.choice(_PIP_TMP_CHARS) for _ in range(8))
+    return dest.with_name(f"{dest.name}{random}{TMP_SUFFIX}")
+
+
+@contextlib.contextmanager
+def pip_style_file(
+    dest: Path, *, mode: int, claims: TempClaims | None = None
+) -> Iterator[BinaryIO]:
+    """Write ``dest`` as pip writes a cache file: temp file beside it, ``mode``, fsync,
+    ``os.replace``. The temp file is removed on any error (``ENOSPC``, Ctrl-C).
+
+    No directory fsync here: the caller syncs once after writing several files.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = pip_temp_name(dest)
+        if claims is not None:
+            claims.claim(tmp)  # before it exists: a kill right after leaves no unknown file
+        try:
+            fd = os.open(tmp, flags, 0o600)
+            break
+        except FileExistsError:
+            if claims is not None:
+                claims.release(tmp)  # someone else's file (a pip): never ours to delete
+    try:
+        with os.fdopen(fd, "wb") as fp:
+            if os.chmod in os.supports_fd:
+                os.chmod(fp.fileno(), mode)
+            else:  # Windows: only the read-only bit means anything there
+                os.chmod(tmp, mode)
+            yield fp
+            fp.flush()
+            os.fsync(fp.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

@@ -27,6 +27,8 @@ from .urls import cache_key, redact, url_filename
 #: Decoded index pages bigger than this are not read for URL recovery.
 MAX_PAGE_SIZE = 64 * 1024 * 1024
 _MAX_ORIGIN_JSON = 1024 * 1024
+#: An encoded body is decoded to a temporary file for sniffing only up to this size.
+MAX_SPOOL = 256 * 1024 * 1024
 _PAGE_MEDIA = ("html", "json")
 _HINT_KINDS: dict[str, sniff.Kind] = {"bdist_wheel": "wheel", "sdist": "sdist"}
 
@@ -41,6 +43,7 @@ class _Page:
 class _Recovered:
     urls: dict[str, str]  # entry key -> URL
     pages: dict[str, _Page]  # entry key of a page -> what it is
+    hashes: dict[str, str]  # entry key of a file -> sha256 the page gives for it
 
 
 def identify_all(raws: Iterable[RawEntry], index_urls: Sequence[str]) -> Iterator[CacheEntry]:
@@ -84,6 +87,7 @@ def recover(
     """Map entry keys to URLs from the file lists of cached index pages."""
     urls: dict[str, str] = {}
     found: dict[str, _Page] = {}
+    hashes: dict[str, str] = {}
     for raw, read in pages:
         assert raw.key is not None
         page = _read_page(read, raw.key, index_urls)
@@ -95,7 +99,9 @@ def recover(
         for file in page[0].files:
             for url in (file.url, file.url + ".metadata"):
                 urls.setdefault(key_digest(cache_key(url)), url)
-    return _Recovered(urls, found)
+            if file.sha256 is not None:  # the file's hash, not its .metadata's
+                hashes.setdefault(key_digest(cache_key(file.url)), file.sha256)
+    return _Recovered(urls, found, hashes)
 
 
 def _read_page(
@@ -135,9 +141,10 @@ def _identify_http(raw: RawEntry, read: ReadResponse, recovered: _Recovered) -> 
     if page is not None:
         return CacheEntry(raw, "index", page.project, None, None, shown_url, stored)
     if url is not None and (named := classify(url_filename(url))) is not None:
+        sha256 = recovered.hashes.get(raw.key)  # checked by export and verify --deep
         return CacheEntry(
             raw, named.kind, named.project, named.version, named.filename, shown_url, stored
-        )
+        ).with_sha256(sha256)
     found = _sniff(read)
     if found.kind == "other" and (hinted := _hinted(read)) is not None:
         found = hinted
@@ -150,12 +157,17 @@ def _sniff(read: ReadResponse) -> sniff.Sniffed:
     response = read.response
     if response.status != 200:
         return sniff.Sniffed("other", None, None, None)
+    ctype, encoding = response.header("content-type"), response.header("content-encoding")
     try:
-        with (
-            open_body(read.body) as fp,
-            sniff.open_decoded(fp, response.header("content-encoding")) as body,
-        ):
-            return sniff.sniff_body(body, content_type=response.header("content-type"))
+        with open_body(read.body) as fp:
+            if encoding is None or encoding.strip().lower() in ("", "identity"):
+                return sniff.sniff_body(fp, content_type=ctype)
+            # A decoded stream cannot seek and zip sniffing must: spool it, bounded.
+            with (
+                sniff.open_decoded(fp, encoding) as decoded,
+                sniff.spool(decoded, limit=MAX_SPOOL) as body,
+            ):
+                return sniff.sniff_body(body, content_type=ctype)
     except (CacheFormatError, OSError):
         return sniff.Sniffed("other", None, None, None)
 

@@ -74,6 +74,7 @@ class CacheEntry:
     url: str | None = None
     stored: float | None = None  # Date header as a timestamp; None: use the file's mtime
     problem: str | None = None
+    sha256: str | None = None  # the file's hash as a cached index page lists it (lower hex)
 
     @property
     def source(self) -> Source:
@@ -85,6 +86,9 @@ class CacheEntry:
 
     def with_url(self, url: str | None) -> CacheEntry:
         return replace(self, url=url)
+
+    def with_sha256(self, sha256: str | None) -> CacheEntry:
+        return replace(self, sha256=sha256)
 
 
 def invalid(raw: RawEntry, problem: str) -> CacheEntry:

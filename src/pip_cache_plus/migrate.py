@@ -1,0 +1,443 @@
+"""``migrate``: move the legacy ``http/`` cache into ``http-v2/``, where pip >= 23.3 reads.
+
+Each legacy entry goes through three steps: read its headers (never its body), plan
+(:func:`plan_step`, pure), apply. Applying keeps the cache usable by pip at every instant,
+so a kill anywhere loses nothing:
+
+1. the body is streamed from its offset in the legacy file to ``<key>.body`` through a temp
+   file beside it, named as pip names its own (``<key>.body<random>.tmp``), fsynced, renamed;
+2. the metadata (``body=b""``, no ``strict``: what pip >= 23.3 writes) the same way. pip
+   serves an entry only when both files exist, and the body is complete before the
+   metadata exists;
+3. the directory is fsynced (both renames are durable), and only then is the legacy file
+   removed. An entry already complete in ``http-v2/`` wins: its legacy file is only removed.
+
+Temp files left by a kill. Ours: each temp name is appended to a journal in the cache dir
+*before* the file is created, and the journal is emptied once the entry is in place; the
+next run (which holds the lock, so the killed one is gone) removes exactly the files the
+journal names, however young. pip's: pip writes the same names, takes no lock and may be
+writing one right now, so a ``*.tmp`` we did not journal is removed only from directories we
+write to and only when unmodified for :data:`STALE_TMP_AGE`. A live pip changes its temp file
+with every write and keeps it only for the final fsync and rename after that; an hour is far
+beyond both. Should a stopped pip ever lose its file to this rule, it loses only that cache
+write: its rename fails and pip ignores cache write errors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import stat
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from .entries import BODY_SUFFIX, walk
+from .errors import CacheFormatError, UnsafePathError
+from .fsio import open_quietly, read_all
+from .fsops import CacheRoot, copy_range, fsync_dir, pip_style_file
+from .lock import cache_lock
+from .model import SOURCE_DIRS, RawEntry
+from .records import (
+    LEGACY_HEAD_SIZE,
+    MAX_METADATA_SIZE,
+    parse_legacy_head,
+    parse_metadata,
+    serialize_v2_metadata,
+)
+from .responses import BodyRef, ReadResponse, read_response
+
+LEGACY_DIR = SOURCE_DIRS["http"]
+V2_DIR = SOURCE_DIRS["http-v2"]
+#: Beside the lock file; names our temp files until their entry is in place.
+JOURNAL_NAME = ".pip_cache_plus.migrate-journal"
+#: A pip-named temp file we did not write is removed only when unmodified this long.
+STALE_TMP_AGE = 3600.0
+#: ``<key>`` or ``<key>.body``, 8 random characters, ``.tmp``: pip's temp names and ours.
+TMP_RE = re.compile(r"[0-9a-f]{56}(?:\.body)?[a-z0-9_]{8}\.tmp")
+_JOURNAL_LIMIT = 16 * 1024 * 1024
+_COPY_CHUNK = 16 * 1024 * 1024
+_ADVISE = hasattr(os, "posix_fadvise")
+
+Action = Literal["migrate", "drop-legacy", "skip"]
+#: ``complete``: pip would serve it; ``absent``: missing or half there (we write it);
+#: ``blocked``: something that is not a file sits at its place.
+TargetState = Literal["complete", "absent", "blocked"]
+Progress = Callable[[int, int], None]  # (bytes of http/ handled, bytes in http/)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What to do with one valid legacy entry."""
+
+    action: Action
+    source: Path  # the legacy file
+    meta: Path  # http-v2 metadata file
+    body_path: Path  # http-v2 ``.body`` file
+    metadata: bytes = b""
+    body: BodyRef | None = None
+    problem: str | None = None
+
+    @property
+    def size(self) -> int:
+        """Bytes this step writes to ``http-v2/``."""
+        return len(self.metadata) + (self.body.length if self.body is not None else 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A legacy file left in ``http/``, and why."""
+
+    path: Path
+    problem: str
+
+
+@dataclass(slots=True)
+class Migration:
+    """What a migration did (or, with ``dry_run``, would do)."""
+
+    dry_run: bool
+    keep_legacy: bool
+    migrated: int = 0
+    already_present: int = 0
+    bytes: int = 0  # written to http-v2/ (bodies and metadata) for migrated entries
+    unreadable: list[Unreadable] = field(default_factory=list)
+    legacy_removed: int = 0
+    temp_files_removed: int = 0
+    directories_removed: int = 0
+    errors: list[str] = field(default_factory=list)
+    stopped: bool = False  # a write failed: the remaining entries were not tried
+
+
+def target_paths(cache_dir: Path, legacy: Path) -> tuple[Path, Path]:
+    """The http-v2 metadata and body paths of a legacy file: same relative path."""
+    rel = legacy.relative_to(cache_dir / LEGACY_DIR)
+    meta = cache_dir.joinpath(V2_DIR, *rel.parts)
+    return meta, meta.with_name(meta.name + BODY_SUFFIX)
+
+
+def plan_step(source: Path, read: ReadResponse, state: TargetState, cache_dir: Path) -> Step:
+    """PURE: decide what happens to one readable legacy entry."""
+    meta, body_path = target_paths(cache_dir, source)
+    if state == "complete":
+        return Step("drop-legacy", source, meta, body_path)
+    if state == "blocked":
+        problem = f"{meta} or its .body is not a regular file; not overwritten"
+        return Step("skip", source, meta, body_path, problem=problem)
+    metadata = serialize_v2_metadata(read.response)
+    return Step("migrate", source, meta, body_path, metadata=metadata, body=read.body)
+
+
+def migrate(
+    cache_dir: Path,
+    *,
+    dry_run: bool = False,
+    keep_legacy: bool = False,
+    on_wait: Callable[[], None] | None = None,
+    progress: Progress | None = None,
+) -> Migration:
+    """Move every valid ``cc=4`` entry of ``http/`` to ``http-v2/``; see the module doc.
+
+    Holds the cache lock while it changes anything (``on_wait`` is called once if another
+    command holds it). Write errors (``ENOSPC``...) stop the run: ``result.stopped``, the
+    message in ``result.errors``, the entry being written left intact in ``http/``.
+    """
+    if dry_run:
+        return _Run(cache_dir, dry_run=True, keep_legacy=keep_legacy, progress=progress).run()
+    with cache_lock(cache_dir, on_wait=on_wait):
+        return _Run(cache_dir, dry_run=False, keep_legacy=keep_legacy, progress=progress).run()
+
+
+class _Journal:
+    """Temp files we are about to create (relative ``+path`` lines; ``-path``: not ours)."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.cache_dir = cache_dir
+        self.path = cache_dir / JOURNAL_NAME
+        self._fd: int | None = None
+        self._pending: list[Path] = []
+
+    def claim(self, tmp: Path) -> None:
+        if self._fd is None:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
+            self._fd = os.open(self.path, flags, 0o600)
+        self._write(f"+{tmp.relative_to(self.cache_dir).as_posix()}\n")
+        self._pending.append(tmp)
+
+    def release(self, tmp: Path) -> None:
+        self._write(f"-{tmp.relative_to(self.cache_dir).as_posix()}\n")
+        self._pending.remove(tmp)
+
+    def clear(self) -> None:
+        """The pending temp files are renamed or removed: forget them."""
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)  # O_APPEND: the next line goes to offset 0
+        self._pending.clear()
+
+    def close(self) -> None:
+        if self._fd is None:
+            return
+        os.close(self._fd)
+        self._fd = None
+        if not any(os.path.lexists(p) for p in self._pending):
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+
+    def _write(self, line: str) -> None:
+        assert self._fd is not None
+        os.write(self._fd, line.encode())
+
+    def leftovers(self) -> list[Path]:
+        """Temp files a killed run claimed; only pip-shaped names inside ``http-v2/``."""
+        try:
+            text = read_all(self.path, _JOURNAL_LIMIT).decode("ascii", "replace")
+        except (OSError, ValueError):
+            return []  # none, unreadable or not ours: the age rule covers what it named
+        claimed: dict[str, None] = {}
+        for line in text.splitlines():
+            if line.startswith("+"):
+                claimed[line[1:]] = None
+            elif line.startswith("-"):
+                claimed.pop(line[1:], None)
+        return [self.cache_dir / rel for rel in claimed if _is_our_temp_name(rel)]
+
+
+def _is_our_temp_name(rel: str) -> bool:
+    parts = rel.split("/")
+    return len(parts) == 7 and parts[0] == V2_DIR and bool(TMP_RE.fullmatch(parts[-1]))
+
+
+class _EntryChanged(Exception):
+    """The legacy file changed between reading its headers and copying its body."""
+
+
+class _Run:
+    def __init__(
+        self, cache_dir: Path, *, dry_run: bool, keep_legacy: bool, progress: Progress | None
+    ) -> None:
+        self.cache_dir = cache_dir
+        self.root = CacheRoot(cache_dir)
+        self.result = Migration(dry_run=dry_run, keep_legacy=keep_legacy)
+        self.progress = progress
+        self.journal = _Journal(cache_dir)
+        self._mode: int | None = None
+        self._ready_dirs: set[Path] = set()
+        self._total = self._done = 0  # bytes of http/, and of the entries handled
+
+    def run(self) -> Migration:
+        raws = list(walk(self.cache_dir, ("http",)))
+        self._total, self._done = sum(r.size for r in raws), 0
+        if not self.result.dry_run:
+            self._remove_our_leftovers()
+        try:
+            for raw in raws:
+                self._one(raw)
+                self._done += raw.size
+                self._report(0)
+                if self.result.stopped:
+                    break
+        finally:
+            if not self.result.dry_run:
+                self.journal.close()
+                if not self.result.keep_legacy:
+                    self._remove_empty_legacy_dirs()
+        return self.result
+
+    def _remove_empty_legacy_dirs(self) -> None:
+        """Every empty directory of ``http/``, ``http/`` included: also those a killed
+        run emptied. (``os.walk`` does not descend into links.)"""
+        top = self.cache_dir / LEGACY_DIR
+        if top.is_symlink():
+            return
+        dirs = [Path(dirpath) for dirpath, _, _ in os.walk(top)]
+        self.result.directories_removed += self.root.prune_empty_dirs(dirs, self.cache_dir)
+
+    def _report(self, partial: int) -> None:
+        if self.progress is not None:
+            self.progress(min(self._done + partial, self._total), self._total)
+
+    def _remove_our_leftovers(self) -> None:
+        for tmp in self.journal.leftovers():
+            with contextlib.suppress(FileNotFoundError):
+                if stat.S_ISREG(os.lstat(tmp).st_mode):
+                    self.root.unlink(tmp)
+                    self.result.temp_files_removed += 1
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.journal.path)
+
+    def _one(self, raw: RawEntry) -> None:
+        if raw.problem is not None:
+            self._unreadable(raw.path, raw.problem)
+            return
+        try:
+            read = read_response(raw)
+        except FileNotFoundError:
+            return  # gone since the walk: nothing to migrate
+        except CacheFormatError as exc:
+            self._unreadable(raw.path, str(exc))
+            return
+        except OSError as exc:
+            self._unreadable(raw.path, f"cannot be read ({exc.strerror or exc})")
+            return
+        meta, body = target_paths(self.cache_dir, raw.path)
+        try:
+            state = _target_state(meta, body)
+        except OSError as exc:  # http-v2/ cannot even be looked at: nothing will work
+            self._stop(raw.path, meta.parent, exc)
+            return
+        self._apply(plan_step(raw.path, read, state, self.cache_dir))
+
+    def _unreadable(self, path: Path, problem: str) -> None:
+        self.result.unreadable.append(Unreadable(path, problem))
+
+    def _apply(self, step: Step) -> None:
+        result = self.result
+        if step.action == "skip":
+            self._unreadable(step.source, step.problem or "skipped")
+            return
+        if step.action == "migrate":
+            if not result.dry_run and not self._write(step):
+                return
+            result.migrated += 1
+            result.bytes += step.size
+        else:
+            result.already_present += 1
+        if not result.dry_run and not result.keep_legacy:
+            self._remove_legacy(step.source)
+
+    def _write(self, step: Step) -> bool:
+        """Write one entry's http-v2 files; False (and why, in the result) if not done."""
+        directory = step.meta.parent
+        try:
+            with open_quietly(step.source) as src:
+                self._prepare_dir(directory)
+                mode = self._file_mode()
+                with pip_style_file(step.body_path, mode=mode, claims=self.journal) as out:
+                    _copy_body(src, out, step.body, self._report)
+                with pip_style_file(step.meta, mode=mode, claims=self.journal) as out:
+                    out.write(step.metadata)
+            fsync_dir(directory)
+            self.journal.clear()
+        except FileNotFoundError as exc:
+            if exc.filename is not None and Path(exc.filename) == step.source:
+                return False  # removed since we read it: nothing left to migrate
+            self._stop(step.source, directory, exc)
+            return False
+        except (_EntryChanged, EOFError, CacheFormatError):
+            self._unreadable(step.source, "changed while being migrated; run migrate again")
+            return False
+        except UnsafePathError as exc:
+            self.result.errors.append(str(exc))
+            return False
+        except OSError as exc:
+            self._stop(step.source, directory, exc)
+            return False
+        return True
+
+    def _stop(self, source: Path, directory: Path, exc: OSError) -> None:
+        why = exc.strerror or str(exc)
+        self.result.errors.append(
+            f"could not write {directory}: {why}; {source} was left as it was "
+            "(free some space or fix the permissions, then run migrate again)"
+        )
+        self.result.stopped = True
+
+    def _remove_legacy(self, path: Path) -> None:
+        try:
+            self.root.unlink(path)
+        except (UnsafePathError, OSError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.result.errors.append(f"could not remove {path}: {why}")
+            return
+        self.result.legacy_removed += 1
+
+    def _file_mode(self) -> int:
+        """pip >= 25's rule: the http-v2 dir's read/write bits, and always the owner's."""
+        if self._mode is None:
+            self._mode = os.stat(self.cache_dir / V2_DIR).st_mode & 0o666 | 0o600
+        return self._mode
+
+    def _prepare_dir(self, directory: Path) -> None:
+        """Create ``directory`` like pip (``makedirs``), never through a link; on first
+        use also clear the stale temp files in it."""
+        if directory in self._ready_dirs:
+            return
+        current = self.cache_dir
+        for part in directory.relative_to(self.cache_dir).parts:
+            current = current / part
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(current)
+            if not stat.S_ISDIR(os.lstat(current).st_mode):
+                raise UnsafePathError(
+                    f"refusing to write under {current}: it is a link or a file, not a directory"
+                )
+        self._ready_dirs.add(directory)
+        self.result.temp_files_removed += remove_stale_temps(self.root, directory, time.time())
+
+
+def remove_stale_temps(root: CacheRoot, directory: Path, now: float) -> int:
+    """Remove pip-named temp files in ``directory`` unmodified for ``STALE_TMP_AGE``."""
+    removed = 0
+    with contextlib.suppress(FileNotFoundError), os.scandir(directory) as it:
+        for entry in it:
+            if not TMP_RE.fullmatch(entry.name) or not entry.is_file(follow_symlinks=False):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                if now - entry.stat(follow_symlinks=False).st_mtime > STALE_TMP_AGE:
+                    root.unlink(Path(entry.path))
+                    removed += 1
+    return removed
+
+
+def _target_state(meta: Path, body: Path) -> TargetState:
+    """Whether pip would serve the http-v2 entry at ``meta`` as it stands."""
+    modes: list[int | None] = []
+    for path in (meta, body):
+        try:
+            modes.append(os.lstat(path).st_mode)
+        except FileNotFoundError:
+            modes.append(None)
+    if any(m is not None and not stat.S_ISREG(m) for m in modes):
+        return "blocked"
+    if None in modes:
+        return "absent"
+    try:
+        parse_metadata(read_all(meta, MAX_METADATA_SIZE))
+    except (CacheFormatError, ValueError, OSError):
+        return "absent"  # pip cannot use it either: ours replaces it
+    return "complete"
+
+
+def _copy_body(
+    src: BinaryIO, out: BinaryIO, body: BodyRef | None, on_chunk: Callable[[int], None]
+) -> None:
+    """Stream the body from the open legacy file, after checking it is still the file
+    whose headers we parsed (an old pip may have rewritten it since).
+
+    In chunks, each handed to writeback at once (``POSIX_FADV_DONTNEED`` starts it on
+    Linux): the disk writes while we copy, so the fsync before the rename waits for the
+    last chunk only (1.5x faster for 200 MB here), and migrating gigabytes does not push
+    everything else out of the page cache.
+    """
+    if body is None:
+        return
+    if body.inline is not None:  # fields out of cachecontrol's order: already in memory
+        out.write(body.inline)
+        return
+    layout = parse_legacy_head(os.pread(src.fileno(), LEGACY_HEAD_SIZE, 0))
+    size = os.fstat(src.fileno()).st_size
+    if (
+        layout is None
+        or (layout.body_offset, layout.body_length) != (body.offset, body.length)
+        or layout.body_end > size
+    ):
+        raise _EntryChanged
+    for start in range(0, body.length, _COPY_CHUNK):
+        length = min(_COPY_CHUNK, body.length - start)
+        copy_range(src, out, body.offset + start, length)
+        if _ADVISE:
+            os.posix_fadvise(out.fileno(), start, length, os.POSIX_FADV_DONTNEED)
+        on_chunk(start + length)

@@ -1,0 +1,253 @@
+"""Prune: debris, entries unused for a while, and the least recently used beyond a size.
+
+Planning is pure (entries + empty directories + now + options -> a plan). Applying goes
+through ``clean.remove_entries``, so files go in the order pip survives being interrupted in
+and never through a link; each entry is checked unchanged since it was planned right before
+it goes (a pip may have rewritten it meanwhile: then it stays).
+
+What a running pip needs is left alone: debris (half entries, ``*.tmp``, foreign files,
+empty directories) only once nothing has modified it for an hour, since pip writes the body
+before the metadata and creates directories before the files in them. Symbolic links are
+never followed and never deleted: pip makes none, so one was put there on purpose (say,
+``wheels/`` shared with another machine); they are reported instead, and so are the entries
+under a source directory that is itself a link (``CacheRoot`` would refuse them anyway).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from .clean import Removal, remove_entries
+from .entries import PROBLEM_LINK, walk
+from .fsops import CacheRoot
+from .model import SOURCE_DIRS, SOURCES, CacheEntry, Kind, RawEntry, Source
+
+#: Debris younger than this may be a write in progress (pip writes body, then metadata).
+DEBRIS_GRACE = 3600.0
+Reason = Literal["debris", "unused", "size"]
+KeptReason = Literal["recent", "link", "under-link", "unreadable"]
+# At equal age: the legacy cache (only pip < 23.3 reads it) first, built wheels last (they
+# cost a build to make again).
+_EVICTION_ORDER: dict[Source, int] = {"http": 0, "http-v2": 1, "wheels": 2}
+# entries.py and identify.py say "cannot be read (<why>)" for what we could not open: not
+# debris, just not ours to judge (pip under another user may read it fine).
+_UNREADABLE = "cannot be read ("
+
+
+@dataclass(frozen=True, slots=True)
+class PruneOptions:
+    unused_since: float | None = None  # evict entries last used before this timestamp
+    max_size: int | None = None  # then evict least recently used until this many bytes
+    kinds: frozenset[Kind] | None = None  # which entries age/size eviction may take
+    grace: float = DEBRIS_GRACE
+
+
+@dataclass(frozen=True, slots=True)
+class EmptyDir:
+    path: Path
+    mtime: float
+
+
+@dataclass(frozen=True, slots=True)
+class Eviction:
+    entry: CacheEntry
+    reason: Reason
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """An entry prune would not touch although it is not a valid pip entry."""
+
+    entry: CacheEntry
+    reason: KeptReason
+
+
+@dataclass(frozen=True, slots=True)
+class PrunePlan:
+    evictions: tuple[Eviction, ...]
+    kept: tuple[Kept, ...]
+    empty_dirs: tuple[Path, ...]  # empty and older than the grace period
+    size_before: int  # bytes of every file in http/, http-v2/, wheels/
+    max_size: int | None
+
+    @property
+    def size_after(self) -> int:
+        """The size once every planned eviction is done."""
+        return self.size_before - sum(e.entry.raw.size for e in self.evictions)
+
+
+@dataclass(slots=True)
+class PruneResult:
+    plan: PrunePlan
+    removal: Removal
+    size_after: int
+    changed: list[Eviction] = field(default_factory=list)  # modified since planned: kept
+    failed: list[Eviction] = field(default_factory=list)  # could not (all) be removed
+
+    @property
+    def removed(self) -> list[Eviction]:
+        """What went (with ``dry_run``: what would go)."""
+        left = {id(e) for e in (*self.changed, *self.failed)}
+        return [e for e in self.plan.evictions if id(e) not in left]
+
+    @property
+    def target_reached(self) -> bool:
+        return self.plan.max_size is None or self.size_after <= self.plan.max_size
+
+
+def plan_prune(
+    entries: Iterable[CacheEntry],
+    empty_dirs: Iterable[EmptyDir],
+    now: float,
+    options: PruneOptions,
+    *,
+    linked: Iterable[Source] = (),
+) -> PrunePlan:
+    """Decide what goes. Pure: no filesystem access. ``linked``: sources whose directory
+    is a symbolic link; nothing under them is touched."""
+    cutoff = now - options.grace
+    evictions: list[Eviction] = []
+    kept: list[Kept] = []
+    valid: list[CacheEntry] = []
+    size = 0
+    linked = frozenset(linked)
+    for entry in entries:
+        size += entry.raw.size
+        if entry.source in linked:
+            kept.append(Kept(entry, "under-link"))
+        elif entry.kind != "invalid":
+            valid.append(entry)
+        elif (why := _keep_invalid(entry, cutoff)) is not None:
+            kept.append(Kept(entry, why))
+        else:
+            evictions.append(Eviction(entry, "debris"))
+    evictions += _evict_valid(valid, size - _total(evictions), options)
+    dirs = tuple(sorted(d.path for d in empty_dirs if d.mtime < cutoff))
+    return PrunePlan(tuple(evictions), tuple(kept), dirs, size, options.max_size)
+
+
+def _keep_invalid(entry: CacheEntry, cutoff: float) -> KeptReason | None:
+    if entry.raw.problem == PROBLEM_LINK:
+        return "link"
+    if _UNREADABLE in (entry.problem or ""):
+        return "unreadable"
+    if entry.raw.mtime >= cutoff:
+        return "recent"
+    return None
+
+
+def _total(evictions: Iterable[Eviction]) -> int:
+    return sum(e.entry.raw.size for e in evictions)
+
+
+def _evict_valid(valid: Sequence[CacheEntry], size: int, options: PruneOptions) -> list[Eviction]:
+    """``--older-than`` first, then least recently used until ``size`` fits."""
+    wanted = [e for e in valid if options.kinds is None or e.kind in options.kinds]
+    out: list[Eviction] = []
+    rest: list[CacheEntry] = []
+    for entry in wanted:
+        if options.unused_since is not None and entry.raw.last_used < options.unused_since:
+            out.append(Eviction(entry, "unused"))
+            size -= entry.raw.size
+        else:
+            rest.append(entry)
+    if options.max_size is None:
+        return out
+    for entry in sorted(rest, key=lru_key):
+        if size <= options.max_size:
+            break
+        out.append(Eviction(entry, "size"))
+        size -= entry.raw.size
+    return out
+
+
+def lru_key(entry: CacheEntry) -> tuple[int, int, str]:
+    """Eviction order: least recently used first (to the second: file systems keep whole
+    seconds at best); at equal age HTTP entries before built wheels."""
+    return (int(entry.raw.last_used), _EVICTION_ORDER[entry.source], str(entry.raw.path))
+
+
+# -- IO: finding empty directories, applying a plan ----------------------------------------
+
+
+def find_empty_dirs(cache_dir: Path, sources: Iterable[Source] = SOURCES) -> list[EmptyDir]:
+    """Directories with nothing in them under each source dir (the source dirs stay)."""
+    found: list[EmptyDir] = []
+    for source in sources:
+        top = cache_dir / SOURCE_DIRS[source]
+        if not top.is_dir() or top.is_symlink():
+            continue
+        # os.walk does not descend into links; a link counts as something in a directory.
+        for dirpath, dirnames, filenames in os.walk(top):
+            if dirnames or filenames or dirpath == str(top):
+                continue
+            try:
+                found.append(EmptyDir(Path(dirpath), os.lstat(dirpath).st_mtime))
+            except FileNotFoundError:
+                continue
+    return found
+
+
+def apply_prune(cache_dir: Path, plan: PrunePlan, *, dry_run: bool) -> PruneResult:
+    """Carry out ``plan``; with ``dry_run`` only count what it would remove."""
+    entries = [e.entry for e in plan.evictions]
+    if dry_run:
+        removal = remove_entries(cache_dir, entries, dry_run=True)
+        removal.directories = len(plan.empty_dirs)
+        return PruneResult(plan, removal, plan.size_after)
+    removal = Removal(dry_run=False)
+    changed: list[Eviction] = []
+    failed: list[Eviction] = []
+    for eviction in plan.evictions:
+        if _changed(eviction.entry.raw):
+            changed.append(eviction)
+            continue
+        part = remove_entries(cache_dir, [eviction.entry], dry_run=False)
+        if part.errors:
+            failed.append(eviction)
+        _merge(removal, part)
+    root = CacheRoot(cache_dir)
+    for source in SOURCES:
+        removal.directories += root.prune_empty_dirs(
+            plan.empty_dirs, cache_dir / SOURCE_DIRS[source]
+        )
+    size_after = sum(raw.size for raw in walk(cache_dir))
+    return PruneResult(plan, removal, size_after, changed, failed)
+
+
+def _changed(raw: RawEntry) -> bool:
+    """Was any file of the entry replaced or rewritten since the walk saw it?"""
+    for stat in raw.files:
+        try:
+            st = os.lstat(stat.path)
+        except FileNotFoundError:
+            continue  # gone already: nothing left to protect
+        if (st.st_size, st.st_mtime) != (stat.size, stat.mtime):
+            return True
+    return False
+
+
+def _merge(total: Removal, part: Removal) -> None:
+    total.entries += part.entries
+    total.files += part.files
+    total.bytes += part.bytes
+    total.directories += part.directories
+    total.errors += part.errors
+
+
+def prune_cache(
+    cache_dir: Path,
+    entries: Iterable[CacheEntry],
+    now: float,
+    options: PruneOptions,
+    *,
+    dry_run: bool,
+) -> PruneResult:
+    """Plan and apply in one go (the caller holds the cache lock unless ``dry_run``)."""
+    linked = [s for s in SOURCES if (cache_dir / SOURCE_DIRS[s]).is_symlink()]
+    plan = plan_prune(entries, find_empty_dirs(cache_dir), now, options, linked=linked)
+    return apply_prune(cache_dir, plan, dry_run=dry_run)
