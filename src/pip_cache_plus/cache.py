@@ -7,16 +7,20 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .clean import Removal, purge_sources, remove_entries
 from .entries import walk
-from .export import EXPORT_KINDS, ExportResult, export_entries
-from .filters import Filter
+from .filters import EXPORT_KINDS, Filter
 from .identify import identify_all
 from .lock import cache_lock
-from .migrate import Migration, Progress, migrate
 from .model import SOURCE_DIRS, SOURCES, CacheEntry, RawEntry, Source
-from .prune import PruneOptions, PruneResult, prune_cache
+
+if TYPE_CHECKING:
+    # Command modules load when their method runs: start-up stays small.
+    from .export import ExportResult
+    from .migrate import Migration, Progress
+    from .prune import PruneOptions, PruneResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +127,8 @@ class Cache:
     ) -> PruneResult:
         """Remove debris older than an hour, entries unused since ``options.unused_since``,
         then the least recently used until the cache is at most ``options.max_size``."""
+        from .prune import prune_cache
+
         when = time.time() if now is None else now
         if dry_run:
             return prune_cache(self.path, self.entries(), when, options, dry_run=True)
@@ -138,6 +144,8 @@ class Cache:
         on_progress: Callable[[int, int], None] | None = None,
     ) -> ExportResult:
         """Write the matching wheels and sdists into ``dest`` under their real filenames."""
+        from .export import export_entries
+
         if filt.kinds is None:
             filt = replace(filt, kinds=EXPORT_KINDS)
         entries = self.select(filt, sources)
@@ -153,6 +161,8 @@ class Cache:
     ) -> Migration:
         """Move the legacy ``http/`` entries into ``http-v2/``, where pip >= 23.3 reads;
         takes the lock unless ``dry_run`` (see :mod:`pip_cache_plus.migrate`)."""
+        from .migrate import migrate
+
         return migrate(
             self.path,
             dry_run=dry_run,

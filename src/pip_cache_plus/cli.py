@@ -12,14 +12,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
-from . import __version__, render, show, verify
+from . import __version__, render
 from .cache import Cache
 from .clean import Removal
 from .errors import PipCachePlusError, UsageError
-from .export import parse_export_kinds
-from .filters import Filter, Pattern, parse_age, parse_kinds, parse_pattern, parse_size
+from .filters import (
+    Filter,
+    Pattern,
+    parse_age,
+    parse_export_kinds,
+    parse_kinds,
+    parse_pattern,
+    parse_size,
+)
 from .model import SOURCES, Source
-from .prune import PruneOptions
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 T = TypeVar("T")
@@ -194,7 +200,9 @@ def _add_show(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handl
 
 
 def _cmd_show(args: argparse.Namespace, cache: Cache) -> int:
-    shown = show.show(cache, _filter(args), _sources(args))
+    from .show import show
+
+    shown = show(cache, _filter(args), _sources(args))
     render.render_show(shown, cache.path, args.format, sys.stdout)
     if not shown:
         print(f'No matching entries for pattern "{args.pattern.text}"', file=sys.stderr)
@@ -220,7 +228,9 @@ def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Han
 def _cmd_verify(args: argparse.Namespace, cache: Cache) -> int:
     tty = args.format == "human" and sys.stderr.isatty()
     progress = _verify_progress if tty else None
-    result = verify.verify(cache, deep=args.deep, on_progress=progress)
+    from .verify import verify
+
+    result = verify(cache, deep=args.deep, on_progress=progress)
     render.render_verify(result, args.format, sys.stdout)
     return EXIT_OK if result.ok else EXIT_ERROR
 
@@ -268,6 +278,8 @@ def _add_prune(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Hand
 
 
 def _cmd_prune(args: argparse.Namespace, cache: Cache) -> int:
+    from .prune import PruneOptions
+
     options = PruneOptions(unused_since=args.older_than, max_size=args.max_size, kinds=args.kind)
     result = cache.prune(options, dry_run=args.dry_run, on_wait=_waiting)
     render.render_prune(result, cache.path, args.format, sys.stdout)

@@ -22,15 +22,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .errors import CacheFormatError, UsageError
-from .filters import parse_kinds
+from .filters import EXPORT_KINDS
 from .fsio import open_quietly, window
 from .fsops import DISK_FULL_ERRNOS, atomic_file, copy_range
-from .model import CacheEntry, Kind
+from .model import CacheEntry
 from .responses import read_response
 from .sniff import open_decoded
 
-#: What export writes; everything else in the cache is not a distribution file.
-EXPORT_KINDS: frozenset[Kind] = frozenset({"wheel", "sdist"})
 _FILE_STATUSES = (200, 203)  # a response with the file as its body
 _HASH_CHUNK = 1 << 20
 # Writing into DIR failed in a way every further file would hit too: stop the export.
@@ -82,15 +80,6 @@ class _Rejected(Exception):
 
 class _Fatal(Exception):
     """DIR cannot take files: stop."""
-
-
-def parse_export_kinds(text: str) -> frozenset[Kind]:
-    """``--kind`` for export: ``wheel``, ``sdist`` or both."""
-    kinds = parse_kinds(text)
-    if not kinds <= EXPORT_KINDS:
-        bad = ",".join(sorted(kinds - EXPORT_KINDS))
-        raise UsageError(f"bad kind {bad!r}: export writes only wheel and sdist files")
-    return kinds
 
 
 def export_entries(

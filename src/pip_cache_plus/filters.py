@@ -116,6 +116,19 @@ def parse_kinds(text: str) -> frozenset[Kind]:
     return frozenset(k for k in KINDS if k in wanted)
 
 
+#: What ``export`` writes: files pip can install from a ``--find-links`` directory.
+EXPORT_KINDS: frozenset[Kind] = frozenset({"wheel", "sdist"})
+
+
+def parse_export_kinds(text: str) -> frozenset[Kind]:
+    """``--kind`` for export: ``wheel``, ``sdist`` or both."""
+    kinds = parse_kinds(text)
+    if not kinds <= EXPORT_KINDS:
+        bad = ",".join(sorted(kinds - EXPORT_KINDS))
+        raise UsageError(f"bad kind {bad!r}: export writes only wheel and sdist files")
+    return kinds
+
+
 @dataclass(frozen=True, slots=True)
 class Filter:
     pattern: Pattern = Pattern("*")

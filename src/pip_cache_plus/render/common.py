@@ -1,0 +1,142 @@
+"""Pieces every renderer shares: sizes, times, the ENTRY JSON shape, progress bars."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, TextIO, TypedDict
+
+from ..model import Source
+
+if TYPE_CHECKING:
+    from ..model import CacheEntry
+
+SCHEMA_VERSION = 1
+Format = Literal["human", "json", "abspath"]
+
+
+def format_size(size: float) -> str:
+    """pip's ``format_size``, with GB added for today's caches."""
+    if size > 1000 * 1000 * 1000:
+        return f"{size / 1000.0 / 1000 / 1000:.1f} GB"
+    if size > 1000 * 1000:
+        return f"{size / 1000.0 / 1000:.1f} MB"
+    if size > 10 * 1000:
+        return f"{int(size / 1000)} kB"
+    if size > 1000:
+        return f"{size / 1000.0:.1f} kB"
+    return f"{int(size)} bytes"
+
+
+def iso(timestamp: float) -> str:
+    """ISO 8601 in UTC with a ``Z``: ``2026-11-22T03:04:05Z``."""
+    when = datetime.fromtimestamp(timestamp, timezone.utc)
+    return when.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def dump(data: object, out: TextIO) -> None:
+    json.dump(data, out, indent=2)
+    out.write("\n")
+
+
+class EntryJSON(TypedDict):
+    source: Source
+    kind: str
+    project: str | None
+    version: str | None
+    filename: str | None
+    url: str | None
+    key: str | None
+    path: str
+    body_path: str | None
+    size: int
+    stored: str
+    last_used: str
+    problem: str | None
+
+
+def entry_json(entry: CacheEntry) -> EntryJSON:
+    raw = entry.raw
+    return {
+        "source": raw.source,
+        "kind": entry.kind,
+        "project": entry.project,
+        "version": entry.version,
+        "filename": entry.filename,
+        "url": entry.url,
+        "key": raw.key,
+        "path": str(raw.path),
+        "body_path": str(raw.body_path) if raw.body_path is not None else None,
+        "size": raw.size,
+        "stored": iso(entry.stored_time),
+        "last_used": iso(raw.last_used),
+        "problem": entry.problem,
+    }
+
+
+def sort_key(entry: CacheEntry) -> tuple[str, str, str, str]:
+    return (entry.project or "~", entry.filename or "~", entry.source, str(entry.raw.path))
+
+
+def describe(entry: CacheEntry, cache_dir: Path) -> str:
+    """One human line: `` - tiny_pure-1.0-py3-none-any.whl (1.2 kB, wheel, http-v2)``."""
+    size = format_size(entry.raw.size)
+    if entry.kind == "invalid":
+        where = relative(entry.raw.path, cache_dir)
+        return f" - {where} ({size}, invalid, {entry.source}): {entry.problem}"
+    name = entry.filename
+    if name is None:
+        version = f" {entry.version}" if entry.version else ""
+        subject = entry.project or entry.raw.key or entry.raw.path.name
+        name = f"{subject}{version} [{'index page' if entry.kind == 'index' else entry.kind}]"
+    return f" - {name} ({size}, {entry.kind}, {entry.source})"
+
+
+def relative(path: Path, cache_dir: Path) -> str:
+    try:
+        return str(path.relative_to(cache_dir))
+    except ValueError:
+        return str(path)
+
+
+@contextlib.contextmanager
+def progress_bar(
+    description: str, stream: TextIO | None
+) -> Iterator[Callable[[int, int], None] | None]:
+    """A bytes progress bar on ``stream`` when it is a terminal and rich is installed;
+    ``None`` otherwise. It appears at the first update (after any wait for the lock) and
+    is erased at the end, so only the summary stays."""
+    if stream is None or not stream.isatty():
+        yield None
+        return
+    try:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TaskID,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+    except ImportError:
+        yield None
+        return
+    columns = (TextColumn(description), BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    bar = Progress(*columns, console=Console(file=stream), transient=True)
+    task: list[TaskID] = []
+
+    def update(done: int, total: int) -> None:
+        if not task:
+            bar.start()
+            task.append(bar.add_task(description, total=total))
+        bar.update(task[0], completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if task:
+            bar.stop()
