@@ -267,6 +267,19 @@ def test_second_run_changes_nothing(
     assert snapshot(legacy_cache.path) == before
 
 
+def test_migrated_entries_keep_their_last_used_time(
+    capsys: pytest.CaptureFixture[str], legacy_cache: BuiltCache
+) -> None:
+    old = 1_600_000_000
+    for path in (legacy_cache.path / "http").rglob("*"):
+        if path.is_file():
+            os.utime(path, (old, old))
+    assert run_json(capsys, legacy_cache.path)["migrated"] > 0
+    migrated = [p for p in (legacy_cache.path / "http-v2").rglob("*") if p.is_file()]
+    assert migrated
+    assert {(p.stat().st_atime, p.stat().st_mtime) for p in migrated} == {(old, old)}
+
+
 def test_dry_run_changes_nothing_and_predicts_the_run(
     capsys: pytest.CaptureFixture[str], mixed_cache: BuiltCache
 ) -> None:

@@ -313,12 +313,17 @@ class _Run:
         directory = step.meta.parent
         try:
             with open_quietly(step.source) as src:
+                times = os.fstat(src.fileno())
                 self._prepare_dir(directory)
                 mode = self._file_mode()
                 with pip_style_file(step.body_path, mode=mode, claims=self.journal) as out:
                     _copy_body(src, out, step.body, self._report)
                 with pip_style_file(step.meta, mode=mode, claims=self.journal) as out:
                     out.write(step.metadata)
+            # The entry was not used by moving it: keep its times, so "last used" and
+            # prune --older-than see the same entry before and after.
+            for path in (step.body_path, step.meta):
+                os.utime(path, ns=(times.st_atime_ns, times.st_mtime_ns), follow_symlinks=False)
             fsync_dir(directory)
             self.journal.clear()
         except FileNotFoundError as exc:
