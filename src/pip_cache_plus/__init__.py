@@ -13,6 +13,9 @@ Library use::
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
 from .cache import Cache, CacheInfo, SourceInfo
 from .clean import Removal
 from .errors import (
@@ -23,12 +26,39 @@ from .errors import (
     UnsafePathError,
     UsageError,
 )
-from .export import ExportResult
 from .filters import Filter, Pattern, parse_age, parse_kinds, parse_pattern, parse_size
 from .model import KINDS, SOURCES, CacheEntry, FileStat, Kind, RawEntry, Source
-from .prune import PruneOptions, PruneResult
+
+if TYPE_CHECKING:
+    from .export import ExportResult
+    from .migrate import Migration, Unreadable
+    from .prune import PruneOptions, PruneResult
+    from .show import Freshness, Shown
+    from .verify import Problem, Verification
 
 __version__ = "0.1.0"
+
+# Result types of the commands load with their module, on first use, so that
+# ``import pip_cache_plus`` (and every CLI start) stays small.
+_LAZY = {
+    "ExportResult": "export",
+    "Freshness": "show",
+    "Migration": "migrate",
+    "Problem": "verify",
+    "PruneOptions": "prune",
+    "PruneResult": "prune",
+    "Shown": "show",
+    "Unreadable": "migrate",
+    "Verification": "verify",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
 
 __all__ = [
     "KINDS",
@@ -41,18 +71,24 @@ __all__ = [
     "ExportResult",
     "FileStat",
     "Filter",
+    "Freshness",
     "Kind",
     "LockTimeoutError",
+    "Migration",
     "Pattern",
     "PipCachePlusError",
+    "Problem",
     "PruneOptions",
     "PruneResult",
     "RawEntry",
     "Removal",
+    "Shown",
     "Source",
     "SourceInfo",
+    "Unreadable",
     "UnsafePathError",
     "UsageError",
+    "Verification",
     "__version__",
     "parse_age",
     "parse_kinds",
