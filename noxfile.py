@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import nox
+
+# Interpreters installed with pyenv (not on PATH unless selected): let nox find them.
+_PYENV = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+os.environ["PATH"] = os.pathsep.join(
+    [*(str(p / "bin") for p in sorted(_PYENV.glob("3.*"))), os.environ["PATH"]]
+)
 
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
@@ -46,5 +55,6 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks against pip cache and simple baselines (not part of CI)."""
+    session.install("--upgrade", "pip")  # compared with the current pip's `pip cache info`
     session.install(".")
     session.run("python", "benchmarks/run.py", *session.posargs)
