@@ -1,4 +1,4 @@
-"""Sessions: tests, pip_compat, lint, typecheck (default), bench (by hand)."""
+"""Sessions: tests, pip_compat, lint, typecheck (default), fuzz and bench (by hand)."""
 
 from __future__ import annotations
 
@@ -50,6 +50,22 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     session.install(".[test]", "mypy", "nox")
     session.run("mypy")
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """Thousands of damaged caches through every command (the tests session runs 30).
+
+    Random examples, kept in .hypothesis/ when they fail; ``PCP_FUZZ_EXAMPLES`` sets how
+    many (default 3000, about an hour)."""
+    session.install(".[test]")
+    env = {
+        "PCP_FUZZ_PROFILE": "pcp-fuzz-long",
+        "PCP_FUZZ_EXAMPLES": os.environ.get("PCP_FUZZ_EXAMPLES", "3000"),
+    }
+    session.run(
+        "pytest", "tests/test_fuzz.py", "--hypothesis-show-statistics", *session.posargs, env=env
+    )
 
 
 @nox.session

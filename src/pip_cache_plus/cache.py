@@ -146,9 +146,9 @@ class Cache:
         """Write the matching wheels and sdists into ``dest`` under their real filenames."""
         from .export import export_entries
 
-        if filt.kinds is None:
-            filt = replace(filt, kinds=EXPORT_KINDS)
-        entries = self.select(filt, sources)
+        # Invalid entries come along so that links among them can be reported.
+        kinds = EXPORT_KINDS if filt.kinds is None else filt.kinds
+        entries = self.select(replace(filt, kinds=kinds | {"invalid"}), sources)
         return export_entries(entries, dest, cache_dir=self.path, on_progress=on_progress)
 
     def migrate(

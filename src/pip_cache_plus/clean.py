@@ -3,6 +3,15 @@
 Plan first (which entries), then apply; the apply step deletes each entry's files in the
 order pip can survive being interrupted in: http-v2 metadata before its body (pip treats an
 entry without metadata as absent), a built wheel before its ``origin.json``.
+
+Symbolic links are never removed, even by ``remove '*'`` or ``purge``: pip makes none, so
+someone put each one there on purpose (a shared ``wheels/``, a body kept elsewhere). They are
+reported as ``kept`` instead, like ``prune`` does.
+
+A pip may write an entry again while we remove it (it missed the metadata we just deleted,
+and downloaded the file anew). Each file is checked unchanged since the walk right before it
+goes; a rewritten one stays, with the rest of its entry (``changed``): deleting pip's new
+body would leave its new metadata without one.
 """
 
 from __future__ import annotations
@@ -12,10 +21,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .entries import ORIGIN_JSON
+from .entries import ORIGIN_JSON, PROBLEM_LINK
 from .errors import UnsafePathError
 from .fsops import CacheRoot
-from .model import SOURCE_DIRS, CacheEntry, RawEntry, Source
+from .model import SOURCE_DIRS, CacheEntry, FileStat, Source
 
 
 @dataclass(slots=True)
@@ -28,28 +37,40 @@ class Removal:
     bytes: int = 0
     directories: int = 0
     errors: list[str] = field(default_factory=list)
+    kept: list[CacheEntry] = field(default_factory=list)  # symbolic links: left alone
+    changed: list[CacheEntry] = field(default_factory=list)  # rewritten by a pip meanwhile
 
 
 def remove_entries(cache_dir: Path, entries: Sequence[CacheEntry], *, dry_run: bool) -> Removal:
-    """Delete every file of each entry, then the directories left empty."""
-    result = Removal(dry_run=dry_run, entries=list(entries))
+    """Delete every file of each entry, then the directories left empty; entries that
+    are (or hold) symbolic links are left alone and listed in ``kept``."""
+    result = Removal(dry_run=dry_run)
+    for entry in entries:
+        (result.kept if entry.raw.problem == PROBLEM_LINK else result.entries).append(entry)
+    entries = result.entries
     raws = [e.raw for e in entries]
     if dry_run:
         result.files = sum(len(r.files) for r in raws)
         result.bytes = sum(r.size for r in raws)
         return result
     root = CacheRoot(cache_dir)
-    touched = _delete_files(root, raws, result)
+    touched = _delete_files(root, entries, result)
+    if result.changed:
+        changed = {id(e) for e in result.changed}
+        result.entries = [e for e in result.entries if id(e) not in changed]
     result.directories = _cleanup(root, cache_dir, touched)
     return result
 
 
-def _delete_files(root: CacheRoot, raws: Iterable[RawEntry], result: Removal) -> set[Path]:
+def _delete_files(root: CacheRoot, entries: Iterable[CacheEntry], result: Removal) -> set[Path]:
     touched: set[Path] = set()
-    for raw in raws:
-        for stat in raw.files:
+    for entry in entries:
+        for stat in entry.raw.files:
             if stat.path.is_dir() and not stat.path.is_symlink():
                 continue  # an unreadable directory reported as an entry: nothing to unlink
+            if _rewritten(stat):
+                result.changed.append(entry)
+                break  # a pip wrote it again: the rest of the entry is its new one
             try:
                 result.bytes += root.unlink(stat.path)
             except (UnsafePathError, OSError) as exc:
@@ -58,6 +79,15 @@ def _delete_files(root: CacheRoot, raws: Iterable[RawEntry], result: Removal) ->
             result.files += 1
             touched.add(stat.path.parent)
     return touched
+
+
+def _rewritten(stat: FileStat) -> bool:
+    """Was the file replaced or written since the walk saw it?"""
+    try:
+        st = os.lstat(stat.path)
+    except FileNotFoundError:
+        return False  # gone already: nothing to protect
+    return (st.st_size, st.st_mtime) != (stat.size, stat.mtime)
 
 
 def _why(exc: Exception) -> str:
@@ -81,7 +111,9 @@ def _cleanup(root: CacheRoot, cache_dir: Path, touched: set[Path]) -> int:
 
 def _only_origin_left(directory: Path) -> bool:
     try:
-        return [p.name for p in directory.iterdir()] == [ORIGIN_JSON]
+        names = [p.name for p in directory.iterdir()]
+        # A link named origin.json is someone's, not a leftover of pip's.
+        return names == [ORIGIN_JSON] and not (directory / ORIGIN_JSON).is_symlink()
     except OSError:
         return False
 

@@ -159,7 +159,7 @@ def _add_remove(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Han
 
 def _cmd_remove(args: argparse.Namespace, cache: Cache) -> int:
     result = cache.remove(_filter(args), _sources(args), dry_run=args.dry_run, on_wait=_waiting)
-    if not result.entries and args.format == "human":
+    if not (result.entries or result.kept) and args.format == "human":
         print(f'No matching entries for pattern "{args.pattern.text}"', file=sys.stderr)
     return _finish_removal(result, args, cache)
 
@@ -328,7 +328,7 @@ def _cmd_export(args: argparse.Namespace, cache: Cache) -> int:
     result = cache.export(filt, dest, _sources(args), on_progress=progress)
     render.render_export(result, cache.path, args.format, sys.stdout)
     found = result.exported or result.identical or result.conflicts or result.failed
-    if not (found or result.skipped) and args.format == "human":
+    if not (found or result.skipped or result.fatal) and args.format == "human":
         print(f'No matching files for pattern "{args.pattern.text}"', file=sys.stderr)
     if result.fatal is not None:
         print(f"error: {result.fatal}", file=sys.stderr)

@@ -72,10 +72,11 @@ def _walk_tree(
         yield _unreadable(directory, source, exc)
         return
     files: dict[str, FileStat] = {}
+    links: dict[str, FileStat] = {}
     for child in children:
         try:
             if child.is_symlink():
-                yield RawEntry(source, (_stat(child),), problem=PROBLEM_LINK)
+                links[child.name] = _stat(child)
             elif child.is_dir(follow_symlinks=False):
                 yield from _walk_tree(
                     Path(child.path), (*rel, child.name), source, files_to_entries
@@ -84,7 +85,34 @@ def _walk_tree(
                 files[child.name] = _stat(child)
         except FileNotFoundError:
             continue  # removed while we looked (a running pip): not an entry any more
+    yield from _link_entries(links, files, source)
     yield from files_to_entries(files, rel, source)
+
+
+def _link_entries(
+    links: dict[str, FileStat], files: dict[str, FileStat], source: Source
+) -> Iterator[RawEntry]:
+    """One entry per link (its main file), with the regular file it pairs with.
+
+    pip follows links: metadata beside a linked ``.body`` (or the reverse) is an entry pip
+    serves, and so is a linked wheel with its ``origin.json``. Kept in the link's entry,
+    the regular half is never mistaken for a half entry and removed as debris.
+    """
+    for name, link in links.items():
+        key = name.removesuffix(BODY_SUFFIX)
+        partner: FileStat | None = None
+        if source == "http-v2" and KEY_RE.fullmatch(key):
+            partner = files.pop(key + BODY_SUFFIX if name == key else key, None)
+        elif source == "wheels" and name.endswith(WHEEL_SUFFIX) and not _has_wheel(files):
+            partner = files.pop(ORIGIN_JSON, None)
+        group = (link,) if partner is None else (link, partner)
+        yield RawEntry(
+            source, group, key=key if KEY_RE.fullmatch(key) else None, problem=PROBLEM_LINK
+        )
+
+
+def _has_wheel(files: dict[str, FileStat]) -> bool:
+    return any(name.endswith(WHEEL_SUFFIX) for name in files)
 
 
 def _unreadable(directory: Path, source: Source, exc: OSError) -> RawEntry:

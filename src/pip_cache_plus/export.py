@@ -21,16 +21,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from .entries import PROBLEM_LINK
 from .errors import CacheFormatError, UsageError
 from .filters import EXPORT_KINDS
 from .fsio import open_quietly, window
-from .fsops import DISK_FULL_ERRNOS, atomic_file, copy_range
+from .fsops import DISK_FULL_ERRNOS, atomic_file, copy_range, remove_abandoned_temps
 from .model import CacheEntry
 from .responses import read_response
-from .sniff import open_decoded
+from .sniff import decode_limit, open_decoded
 
 _FILE_STATUSES = (200, 203)  # a response with the file as its body
 _HASH_CHUNK = 1 << 20
+_ZIP_MAGIC = b"PK\x03\x04"
 # Writing into DIR failed in a way every further file would hit too: stop the export.
 _FATAL_ERRNOS = DISK_FULL_ERRNOS | {errno.EROFS, errno.EACCES, errno.EPERM}
 _SOURCE_ORDER = {"http-v2": 0, "http": 1, "wheels": 2}
@@ -39,6 +41,7 @@ REASON_NO_FILENAME = "no known filename (its URL could not be recovered)"
 REASON_UNSAFE_NAME = "its filename is not a plain file name"
 REASON_DUPLICATE = "another copy of this file was exported"
 REASON_CONFLICT = "a different file of that name is already there (not overwritten)"
+REASON_LINK = "symbolic link in the cache (never followed)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,7 @@ class ExportResult:
     failed: list[Skipped] = field(default_factory=list)  # no good copy of a file
     skipped: list[Skipped] = field(default_factory=list)  # unnamed, duplicates, bad copies
     fatal: str | None = None  # why the export stopped early (DIR full, read-only...)
+    temp_files_removed: int = 0  # left in DIR by an export that was killed
 
     @property
     def ok(self) -> bool:
@@ -96,9 +100,12 @@ def export_entries(
     after each filename.
     """
     _prepare(dest, cache_dir)
-    result = ExportResult(dest)
+    result = ExportResult(dest, temp_files_removed=remove_abandoned_temps(dest))
     groups: dict[str, list[CacheEntry]] = {}
     for entry in entries:
+        if entry.raw.problem == PROBLEM_LINK:
+            result.skipped.append(Skipped(entry, REASON_LINK))
+            continue
         if entry.kind not in EXPORT_KINDS:
             continue
         if entry.filename is None:
@@ -194,6 +201,7 @@ def _export_entry(entry: CacheEntry, target: Path) -> tuple[Exported, bool]:
     """(what DIR holds, whether we wrote it now). Raises ``FileExistsError`` on a conflict."""
     try:
         with _open_body(entry) as body:
+            _check_zip(entry, body)
             if os.path.lexists(target):
                 size, digest = _hash_stream(_stream(body))
                 _check(entry, size, digest, body)
@@ -246,7 +254,10 @@ def _content_length(header: Callable[[str], str | None]) -> int | None:
 
 def _stream(body: _Body) -> BinaryIO:
     raw = window(body.fp, body.offset, body.length)
-    return open_decoded(raw, body.encoding) if body.encoding else raw
+    if not body.encoding:
+        return raw
+    # Bounded: nested encodings make a few bytes decode to terabytes.
+    return open_decoded(raw, body.encoding, limit=decode_limit(body.length))
 
 
 def _write(entry: CacheEntry, target: Path, body: _Body) -> Exported:
@@ -266,6 +277,12 @@ def _write(entry: CacheEntry, target: Path, body: _Body) -> Exported:
             raise _Fatal(_fatal_message(target, exc)) from None
         raise
     return Exported(entry, target, size, digest, entry.sha256 is not None, body.encoding)
+
+
+def _check_zip(entry: CacheEntry, body: _Body) -> None:
+    """A wheel is a zip: anything else in DIR breaks the pip that installs from it."""
+    if entry.kind == "wheel" and _stream(body).read(len(_ZIP_MAGIC)) != _ZIP_MAGIC:
+        raise CacheFormatError("not a zip archive, so not a wheel")
 
 
 def _check(entry: CacheEntry, size: int, digest: str, body: _Body) -> None:

@@ -11,13 +11,20 @@ import contextlib
 import errno
 import heapq
 import os
+import re
 import secrets
 import stat
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from .errors import UnsafePathError
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 
 class CacheRoot:
@@ -129,6 +136,9 @@ def atomic_file(
     reading too, so a caller can hash what it wrote before it is published.
     """
     fd, tmp = _create_temp(dest)
+    # The temp file's lock must outlive the write until it is published (a second
+    # descriptor of it keeps the lock when the first is closed).
+    guard = os.dup(fd) if fcntl is not None else None
     try:
         with os.fdopen(fd, "w+b") as fp:
             if mode is not None:
@@ -141,17 +151,84 @@ def atomic_file(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    finally:
+        if guard is not None:
+            os.close(guard)
     fsync_dir(dest.parent)
 
 
 def _create_temp(dest: Path) -> tuple[int, Path]:
+    """A new temp file beside ``dest``, locked (``flock``) for as long as it is open: the
+    kernel drops the lock when we die, so :func:`remove_abandoned_temps` can tell a
+    killed write's leftover from a live one."""
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     while True:
         tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}{TMP_SUFFIX}")
         try:
-            return os.open(tmp, flags, 0o666), tmp
+            fd = os.open(tmp, flags, 0o666)
         except FileExistsError:
             continue
+        if _lock_if_still_there(fd, tmp):
+            return fd, tmp
+        os.close(fd)  # a cleanup took it in the instant before we locked it: another name
+
+
+def _lock_if_still_there(fd: int, path: Path) -> bool:
+    if fcntl is None:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return os.path.samestat(os.fstat(fd), os.lstat(path))
+    except (BlockingIOError, FileNotFoundError):
+        return False
+
+
+#: Without ``flock`` (Windows), a temp file unmodified this long is taken as abandoned.
+ABANDONED_AGE = 3600.0
+
+
+#: The names :func:`_create_temp` gives: ``.<name>.<8 hex>.tmp``.
+ATOMIC_TMP_RE = re.compile(r"\..+\.[0-9a-f]{8}" + re.escape(TMP_SUFFIX))
+
+
+def remove_abandoned_temps(directory: Path) -> int:
+    """Remove the temp files :func:`atomic_file` left in ``directory`` when it was killed:
+    regular files with its names whose lock nobody holds (a live writer's is held).
+    Returns how many were removed."""
+    try:
+        with os.scandir(directory) as it:
+            found = [
+                Path(e.path)
+                for e in it
+                if ATOMIC_TMP_RE.fullmatch(e.name) and e.is_file(follow_symlinks=False)
+            ]
+    except OSError:
+        return 0
+    removed = 0
+    for path in found:
+        with contextlib.suppress(OSError):
+            removed += _remove_if_abandoned(path)
+    return removed
+
+
+def _remove_if_abandoned(path: Path) -> bool:
+    if fcntl is None:
+        if time.time() - os.lstat(path).st_mtime < ABANDONED_AGE:
+            return False
+        os.unlink(path)
+        return True
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # its writer is alive
+        if not os.path.samestat(os.fstat(fd), os.lstat(path)):
+            return False  # replaced since we opened it: not the file we judged
+        os.unlink(path)
+        return True
+    finally:
+        os.close(fd)
 
 
 def _publish(tmp: Path, dest: Path, *, overwrite: bool) -> None:

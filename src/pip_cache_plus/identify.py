@@ -29,6 +29,9 @@ MAX_PAGE_SIZE = 64 * 1024 * 1024
 _MAX_ORIGIN_JSON = 1024 * 1024
 #: An encoded body is decoded to a temporary file for sniffing only up to this size.
 MAX_SPOOL = 256 * 1024 * 1024
+#: Index pages compress 3 to 10 times (their sha256s are random): one decoding to more than
+#: this many times its cached size is a bomb, not a page.
+PAGE_MAX_RATIO = 100
 _PAGE_MEDIA = ("html", "json")
 _HINT_KINDS: dict[str, sniff.Kind] = {"bdist_wheel": "wheel", "sdist": "sdist"}
 
@@ -110,7 +113,8 @@ def _read_page(
     ctype = read.response.header("content-type")
     try:
         with open_body(read.body) as fp:
-            data = sniff.decode_body(fp, read.response.header("content-encoding"), MAX_PAGE_SIZE)
+            limit = min(MAX_PAGE_SIZE, sniff.decode_limit(read.body.length, PAGE_MAX_RATIO))
+            data = sniff.decode_body(fp, read.response.header("content-encoding"), limit)
         page = simple.parse_index_page(data, content_type=ctype, page_url=None)
     except CacheFormatError:
         return None
@@ -126,8 +130,11 @@ def _page_url(key: str, project: str | None, index_urls: Sequence[str]) -> str |
         base = index_url.rstrip("/") + "/"
         candidates = [base] if project is None else [f"{base}{project}/", base]
         for candidate in candidates:
-            if key_digest(cache_key(candidate)) == key:
-                return candidate
+            try:
+                if key_digest(cache_key(candidate)) == key:
+                    return candidate
+            except ValueError:  # a configured URL urlsplit refuses: pip could not use it
+                break
     return None
 
 
@@ -165,11 +172,17 @@ def _sniff(read: ReadResponse) -> sniff.Sniffed:
             # A decoded stream cannot seek and zip sniffing must: spool it, bounded.
             with (
                 sniff.open_decoded(fp, encoding) as decoded,
-                sniff.spool(decoded, limit=MAX_SPOOL) as body,
+                sniff.spool(decoded, limit=_spool_limit(read)) as body,
             ):
                 return sniff.sniff_body(body, content_type=ctype)
     except (CacheFormatError, OSError):
         return sniff.Sniffed("other", None, None, None)
+
+
+def _spool_limit(read: ReadResponse) -> int:
+    # Bounded by the body's size too: a few bytes of nested gzip must not cost a
+    # 256 MiB temporary file each time the cache is listed.
+    return min(MAX_SPOOL, sniff.decode_limit(read.body.length))
 
 
 def _hinted(read: ReadResponse) -> sniff.Sniffed | None:
@@ -204,7 +217,7 @@ def _origin_url(raw: RawEntry) -> str | None:
         return None
     try:
         data = json.loads(read_all(raw.files[1].path, _MAX_ORIGIN_JSON))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # "[[[[...": json recurses per level
         return None
     url = data.get("url") if isinstance(data, dict) else None
     return url if isinstance(url, str) else None

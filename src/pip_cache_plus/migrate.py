@@ -230,6 +230,8 @@ class _Run:
     def run(self) -> Migration:
         raws = list(walk(self.cache_dir, ("http",)))
         self._total, self._done = sum(r.size for r in raws), 0
+        if raws and not self._v2_dir_usable():
+            return self.result
         if not self.result.dry_run:
             self._remove_our_leftovers()
         try:
@@ -245,6 +247,22 @@ class _Run:
                 if not self.result.keep_legacy:
                     self._remove_empty_legacy_dirs()
         return self.result
+
+    def _v2_dir_usable(self) -> bool:
+        """``http-v2/`` is a directory of the cache, or not there yet. One that is a link
+        (pip never makes one) would have us read, write and trust whatever it points to."""
+        top = self.cache_dir / V2_DIR
+        try:
+            if stat.S_ISDIR(os.lstat(top).st_mode):
+                return True
+        except FileNotFoundError:
+            return True
+        self.result.errors.append(
+            f"refusing to migrate into {top}: it is a link or a file, not a directory; "
+            "nothing was changed"
+        )
+        self.result.stopped = True
+        return False
 
     def _remove_empty_legacy_dirs(self) -> None:
         """Every empty directory of ``http/``, ``http/`` included: also those a killed
@@ -283,6 +301,11 @@ class _Run:
             self._unreadable(raw.path, f"cannot be read ({exc.strerror or exc})")
             return
         meta, body = target_paths(self.cache_dir, raw.path)
+        try:
+            self._no_links_to(meta.parent, create=False)  # never read http-v2 via a link
+        except UnsafePathError as exc:
+            self.result.errors.append(str(exc))
+            return
         try:
             state = _target_state(meta, body)
         except OSError as exc:  # http-v2/ cannot even be looked at: nothing will work
@@ -344,6 +367,15 @@ class _Run:
 
     def _stop(self, source: Path, directory: Path, exc: OSError) -> None:
         why = exc.strerror or str(exc)
+        top = self.cache_dir / V2_DIR
+        if isinstance(exc, PermissionError) and os.access(top, os.W_OK | os.X_OK):
+            # One directory of http-v2/ that is not ours (another user's, mode 700): only
+            # the entries under it stay behind; the others still move.
+            self.result.errors.append(
+                f"could not write {directory}: {why}; {source} was left as it was "
+                "(fix the permissions, then run migrate again)"
+            )
+            return
         self.result.errors.append(
             f"could not write {directory}: {why}; {source} was left as it was "
             "(free some space or fix the permissions, then run migrate again)"
@@ -370,17 +402,29 @@ class _Run:
         use also clear the stale temp files in it."""
         if directory in self._ready_dirs:
             return
+        self._no_links_to(directory, create=True)
+        self._ready_dirs.add(directory)
+        self.result.temp_files_removed += remove_stale_temps(self.root, directory, time.time())
+
+    def _no_links_to(self, directory: Path, *, create: bool) -> None:
+        """Raise unless each existing part of the way to ``directory`` is a directory
+        (``create``: make the missing ones, as pip's ``makedirs`` does)."""
         current = self.cache_dir
         for part in directory.relative_to(self.cache_dir).parts:
             current = current / part
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(current)
-            if not stat.S_ISDIR(os.lstat(current).st_mode):
+            if create:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(current)
+            try:
+                mode = os.lstat(current).st_mode
+            except FileNotFoundError:
+                if create:
+                    raise
+                return  # nothing beyond: nothing to follow
+            if not stat.S_ISDIR(mode):
                 raise UnsafePathError(
                     f"refusing to write under {current}: it is a link or a file, not a directory"
                 )
-        self._ready_dirs.add(directory)
-        self.result.temp_files_removed += remove_stale_temps(self.root, directory, time.time())
 
 
 def remove_stale_temps(root: CacheRoot, directory: Path, now: float) -> int:

@@ -209,6 +209,8 @@ def apply_prune(cache_dir: Path, plan: PrunePlan, *, dry_run: bool) -> PruneResu
         part = remove_entries(cache_dir, [eviction.entry], dry_run=False)
         if part.errors:
             failed.append(eviction)
+        elif part.changed:  # a pip rewrote it while it went: its new files stay
+            changed.append(eviction)
         _merge(removal, part)
     root = CacheRoot(cache_dir)
     for source in SOURCES:

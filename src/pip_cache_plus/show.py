@@ -215,7 +215,7 @@ def read_origin(entry: CacheEntry) -> Origin | None:
         return None
     try:
         data = json.loads(read_all(raw.files[1].path, _MAX_ORIGIN_JSON))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # "[[[[...": json recurses per level
         return None
     if not isinstance(data, dict):
         return None

@@ -50,6 +50,7 @@ __all__ = [
     "Kind",
     "Sniffed",
     "decode_body",
+    "decode_limit",
     "open_decoded",
     "parse_index_page",
     "sniff_body",
@@ -66,6 +67,8 @@ TAR_BYTES_LIMIT = 64 << 20  # decompressed tar bytes scanned for PKG-INFO
 JSON_LIMIT = 32 << 20  # a JSON body is parsed whole, up to this size
 HTML_HEAD = 256 << 10  # an HTML body is sniffed from this much of its start
 XZ_MEMORY_LIMIT = 256 << 20
+#: A Content-Encoded body decodes to at most this many times its size (see decode_limit).
+DECODE_MAX_RATIO = 1100
 _HEAD = 1024
 _CHUNK = 64 << 10
 
@@ -136,11 +139,17 @@ def sniff_body(fp: BinaryIO | bytes, *, content_type: str | None = None) -> Snif
 
 
 def _read_up_to(fp: BinaryIO, size: int) -> bytes:
-    """``size`` bytes, fewer only at the end of ``fp`` (raw streams may read short)."""
-    data = b""
-    while len(data) < size and (chunk := fp.read(size - len(data))):
-        data += chunk
-    return data
+    """``size`` bytes, fewer only at the end of ``fp`` (raw streams may read short).
+
+    In chunks: ``read(n)`` allocates ``n`` bytes up front, so one read of a 64 MiB bound
+    would reserve 64 MiB for every small page.
+    """
+    chunks: list[bytes] = []
+    total = 0
+    while total < size and (chunk := fp.read(min(size - total, _CHUNK))):
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
 
 
 def open_decoded(
@@ -156,6 +165,13 @@ def open_decoded(
     for coding in reversed([c for c in codings if c not in ("", "identity")]):
         stream = io.BufferedReader(_DecodingReader(stream, _decompressor(coding), limit))
     return stream
+
+
+def decode_limit(encoded_size: int, ratio: int = DECODE_MAX_RATIO) -> int:
+    """The most bytes a body of ``encoded_size`` bytes may decode to: ``ratio`` times, plus
+    1 MiB. One layer of deflate cannot expand more than ~1032 times; nested encodings can
+    (230 bytes of ``gzip, gzip, gzip`` are a gigabyte), and only bombs need them to."""
+    return encoded_size * ratio + (1 << 20)
 
 
 def decode_body(fp: BinaryIO, content_encoding: str | None, limit: int) -> bytes:
@@ -224,7 +240,7 @@ def _sniff_metadata(body: BinaryIO) -> Sniffed:
 
 
 def _sniff_page(body: BinaryIO, *, is_json: bool, content_type: str | None) -> Sniffed:
-    data = body.read(JSON_LIMIT + 1 if is_json else HTML_HEAD)
+    data = _read_up_to(body, JSON_LIMIT + 1 if is_json else HTML_HEAD)
     if len(data) > JSON_LIMIT:
         raise CacheFormatError(f"the JSON body is larger than {JSON_LIMIT} bytes; not parsed")
     is_index, project = identify_page(data, content_type=content_type)
@@ -367,6 +383,23 @@ _TAR_CODINGS = (
     (b"\xfd7zXZ\x00", "xz", ".tar.xz"),
 )
 _TAR_ERRORS = (tarfile.TarError, EOFError, ValueError, OverflowError)
+# Header records tarfile reads whole into memory, however big they say they are.
+_TAR_HEADER_TYPES = frozenset(
+    {tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE}
+    | {tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK}
+)
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """Refuses a pax or GNU long-name record over ``MEMBER_LIMIT``: tarfile would read it
+    in one go (a gzip bomb behind a pax header declaring 64 GiB held 65 MiB)."""
+
+    def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _TAR_HEADER_TYPES and self.size > MEMBER_LIMIT:
+            # Past the scan's bounds, like a huge member: the top directory still names it.
+            raise _LimitReachedError(f"a {self.size}-byte header record; not read")
+        # TarInfo's own hook (private, unchanged since Python 2), where tarfile calls it.
+        return tarfile.TarInfo._proc_member(self, tar)  # type: ignore[attr-defined,no-any-return]
 
 
 def _sniff_compressed_tar(body: BinaryIO, coding: str, extension: str) -> Sniffed:
@@ -382,7 +415,7 @@ def _sniff_tar(stream: BinaryIO, extension: str) -> Sniffed:
     """Stream the tar, stopping at ``<top>/PKG-INFO`` or at the scan bounds."""
     top: str | None = None
     try:
-        with tarfile.open(fileobj=stream, mode="r|") as archive:
+        with tarfile.open(fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo) as archive:
             for count, member in enumerate(archive, start=1):
                 parts = member.name.removeprefix("./").split("/")
                 if parts[0] not in ("", "."):

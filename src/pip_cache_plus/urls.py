@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import posixpath
+import re
 from urllib.parse import unquote, urlsplit, urlunsplit
+
+# "//", then the authority's user info: everything up to its last "@".
+_AUTHORITY_USERINFO = re.compile(r"(//)[^/?#]*@")
 
 
 def cache_key(url: str) -> str:
@@ -26,8 +30,15 @@ def strip_credentials(url: str) -> str:
 
 
 def redact(url: str) -> str:
-    """``user:token@`` -> ``user:****@``; a bare token as user -> ``****@`` (like pip)."""
-    parts = urlsplit(url)
+    """``user:token@`` -> ``user:****@``; a bare token as user -> ``****@`` (like pip).
+
+    Never raises: a URL ``urlsplit`` refuses (a broken IPv6 host in an ``origin.json``)
+    loses everything between ``//`` and its last ``@``, user name included.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return _AUTHORITY_USERINFO.sub(r"\1****@", url)
     if "@" not in parts.netloc:
         return url
     userinfo, _, host = parts.netloc.rpartition("@")

@@ -51,7 +51,7 @@ IN_PROGRESS_GRACE = 3600.0
 #: Deflate cannot expand data more than about 1032 times; a member declaring more lies.
 DEFLATE_MAX_RATIO = 1032
 #: A Content-Encoded body may decode to at most this many times its size (+ 1 MiB).
-DECODE_MAX_RATIO = 1100
+DECODE_MAX_RATIO = sniff.DECODE_MAX_RATIO
 _CHUNK = 1 << 20
 _ZIP_MAGIC = b"PK\x03\x04"
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -169,8 +169,9 @@ def _check_http(entry: CacheEntry, deep: bool, tally: _Tally) -> list[Problem]:
         return _check_http_files(entry, deep, tally)
     except FileNotFoundError:
         return []  # removed since the walk (pip cache purge?): nothing left to be wrong
-    except OSError as exc:
-        return [_problem(entry, entry.raw.path, "entry", _os_reason(exc))]
+    except OSError as exc:  # name the file at fault: the .body, when it is the one
+        path = Path(exc.filename) if isinstance(exc.filename, str) else entry.raw.path
+        return [_problem(entry, path, "entry", _os_reason(exc))]
 
 
 def _check_http_files(entry: CacheEntry, deep: bool, tally: _Tally) -> list[Problem]:
@@ -224,7 +225,7 @@ def _check_http_body(
 
 
 def _decode_limit(size: int) -> int:
-    return size * DECODE_MAX_RATIO + (1 << 20)
+    return sniff.decode_limit(size)
 
 
 def _encoding(response: CachedResponse) -> str | None:
@@ -296,7 +297,7 @@ def _origin_problem(path: Path) -> str | None:
         data = json.loads(read_all(path, _MAX_ORIGIN_JSON))
     except OSError as exc:
         return _os_reason(exc)
-    except ValueError:
+    except (ValueError, RecursionError):  # "[[[[...": json recurses per level
         return "origin.json is not valid JSON (or too large)"
     if not isinstance(data, dict) or not isinstance(data.get("url"), str):
         return "origin.json has no url"

@@ -167,6 +167,7 @@ class ExportJSON(TypedDict):
     failed: list[ExportSkipJSON]  # no good copy (hash mismatch, truncated, unreadable)
     skipped: list[ExportSkipJSON]  # no filename, duplicate copies, bad copies replaced
     error: str | None  # why the export stopped early (no space left...)
+    temp_files_removed: int  # left in DIR by an export that was killed
 
 
 def _exported_json(done: Exported) -> ExportedJSON:
@@ -222,6 +223,7 @@ def render_export(result: ExportResult, cache_dir: Path, fmt: Format, out: TextI
             "failed": [_skip_json(s) for s in result.failed],
             "skipped": [_skip_json(s) for s in result.skipped],
             "error": result.fatal,
+            "temp_files_removed": result.temp_files_removed,
         }
         dump(data, out)
         return
@@ -241,6 +243,8 @@ def render_export(result: ExportResult, cache_dir: Path, fmt: Format, out: TextI
     duplicates = len(result.skipped) - len(_not_duplicates(result.skipped))
     if duplicates:
         lines.append(f"Other copies of exported files not written: {duplicates}")
+    if result.temp_files_removed:
+        lines.append(f"Leftover temporary files removed: {result.temp_files_removed}")
     out.write("\n".join(lines) + "\n")
 
 

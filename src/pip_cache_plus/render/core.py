@@ -53,6 +53,8 @@ class RemovalJSON(TypedDict):
     directories: int
     errors: list[str]
     entries: list[EntryJSON]
+    kept: list[EntryJSON]  # symbolic links: matched, but never removed
+    changed: list[EntryJSON]  # rewritten by a pip while being removed: left as pip wrote it
 
 
 # -- info ---------------------------------------------------------------------------------
@@ -135,15 +137,25 @@ def render_removal(result: Removal, cache_dir: Path, fmt: Format, out: TextIO) -
             "directories": result.directories,
             "errors": result.errors,
             "entries": [entry_json(e) for e in ordered],
+            "kept": [entry_json(e) for e in sorted(result.kept, key=sort_key)],
+            "changed": [entry_json(e) for e in sorted(result.changed, key=sort_key)],
         }
         dump(data, out)
         return
+    if result.kept:
+        out.write("Left alone (symbolic links are never followed or removed):\n\n")
+        kept = sorted(result.kept, key=sort_key)
+        out.write("\n".join(describe(e, cache_dir) for e in kept) + "\n\n")
     if result.dry_run:
         if ordered:
             out.write("Would remove:\n\n")
             out.write("\n".join(describe(e, cache_dir) for e in ordered) + "\n\n")
         out.write(f"Files that would be removed: {result.files} ({format_size(result.bytes)})\n")
         return
+    if result.changed:
+        out.write("Left as a pip just wrote them again:\n\n")
+        changed = sorted(result.changed, key=sort_key)
+        out.write("\n".join(describe(e, cache_dir) for e in changed) + "\n\n")
     out.write(f"Files removed: {result.files} ({format_size(result.bytes)})\n")
     if result.directories:
         out.write(f"Directories removed: {result.directories}\n")

@@ -1,0 +1,512 @@
+"""Cache content is never executed, secrets never printed, shared modes kept, unreadable
+files reported: on caches real pip wrote, through every command.
+
+- Pickle: a ``cc=1`` entry (pip 6.0) is a pickle; unpickling this one would create a file.
+- Secrets: index pages whose file URLs carry credentials (``user:s3cret@``, ``tok3n@``),
+  and an index URL that does: no output of any command shows them.
+- Permissions: a group-shared cache (setgid directories, group-writable files) stays
+  group-shared through ``migrate`` and the lock; a file or directory we cannot read is
+  reported, and every other entry is still handled.
+"""
+
+from __future__ import annotations
+
+import gzip
+import html
+import json
+import os
+import pickle
+import shutil
+import stat
+import string
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import everycommand
+import fuzzkit
+from everycommand import Outcome
+from fuzzkit import HttpEntry
+from pip_cache_plus.cli import main
+from pip_cache_plus.urls import redact
+from realpip import BuiltCache, IndexServer
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+
+
+@pytest.fixture(autouse=True)
+def _index_config(monkeypatch: pytest.MonkeyPatch, index_server: IndexServer) -> None:
+    """Like a user whose pip is configured for this index; nothing else leaks in."""
+    for name in list(os.environ):
+        if name.startswith("PIP_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("PIP_INDEX_URL", index_server.index_url)
+
+
+def outcome_of(outcomes: list[Outcome], command: str, *args: str) -> Outcome:
+    """The first run of ``command`` with all of ``args`` (in any order) on its line."""
+    return next(o for o in outcomes if o.argv[0] == command and set(args) <= set(o.argv))
+
+
+def json_of(outcomes: list[Outcome], command: str, *args: str) -> Any:
+    return json.loads(outcome_of(outcomes, command, *args, "--format", "json").out)
+
+
+# -- pickle -------------------------------------------------------------------------------
+
+
+class _Trap:
+    """Unpickling this opens ``path`` for writing, which creates it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return open, (str(self.path), "w")
+
+
+@pytest.mark.parametrize("kind", ["legacy", "v2", "mixed"])
+def test_pickle_entries_are_never_unpickled(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str
+) -> None:
+    cache: BuiltCache = request.getfixturevalue(f"{kind}_cache")
+    sentinel = tmp_path / "unpickled"
+    payload = b"cc=1," + pickle.dumps(_Trap(sentinel))
+    pickles: list[Path] = []
+    for http_dir in cache.http_dirs:
+        entry = fuzzkit.find_wheel(cache.path, http_dir)
+        entry.meta.write_bytes(payload)  # a real wheel's entry, so its URL is recovered
+        pickles.append(entry.meta)
+        if entry.body_path is not None:
+            entry.body_path.write_bytes(pickle.dumps(_Trap(sentinel)))  # a pickle body, too
+    (wheel,) = (cache.path / "wheels").rglob("*.whl")
+    wheel.write_bytes(pickle.dumps(_Trap(sentinel)))
+    everycommand.age(cache.path)
+
+    outcomes = everycommand.run_every_command(cache.path, tmp_path / "work")
+
+    assert not sentinel.exists()
+    listed = {e["path"]: e for e in json_of(outcomes, "list")["entries"]}
+    problems = {p["path"]: p["problem"] for p in json_of(outcomes, "verify")["problems"]}
+    shown = {e["path"]: e for e in json_of(outcomes, "show", "*")["entries"]}
+    for path in map(str, pickles):
+        assert listed[path]["kind"] == "invalid"
+        assert "pickle" in listed[path]["problem"]
+        assert "pickle" in problems[path]
+        assert "pickle" in shown[path]["problem"]
+    if "http" in cache.http_dirs:
+        migration = json_of(outcomes, "migrate", "--dry-run")
+        unreadable = {u["path"]: u["problem"] for u in migration["unreadable_entries"]}
+        assert "pickle" in unreadable[str(pickles[0])]
+    exported = json_of(outcomes, "export")
+    assert wheel.name not in {e["filename"] for e in exported["exported"]}
+
+
+# -- secrets ------------------------------------------------------------------------------
+
+SECRETS = ("s3cret", "tok3n", "pa55word")
+
+
+def _html_page(page: dict[str, Any], href: Any) -> bytes:
+    links = "".join(
+        f'<a href="{html.escape(href(f))}#sha256={f["hashes"]["sha256"]}">'
+        f"{html.escape(f['filename'])}</a><br/>\n"
+        for f in page["files"]
+    )
+    title = f"Links for {html.escape(page['name'])}"
+    return f"<!DOCTYPE html><html><body><h1>{title}</h1>\n{links}</body></html>\n".encode()
+
+
+def add_credentials(cache: Path, file_base: str) -> int:
+    """Rewrite the cached index pages so their file URLs carry credentials: absolute
+    ``user:s3cret@`` URLs (JSON), absolute ``tok3n@`` URLs (HTML) and relative links
+    (HTML, resolved against an index URL with credentials). Returns the pages rewritten."""
+    pages = [e for e in fuzzkit.http_entries(cache) if fuzzkit.is_page(e)]
+    host = file_base.removeprefix("http://")
+    for index, page in enumerate(pages):
+        style = index % 3
+        if style == 0:
+            fuzzkit.rewrite_page(
+                page, lambda b: b.replace(file_base.encode(), f"http://user:s3cret@{host}".encode())
+            )
+            continue
+        body = page.body
+        if (page.header("content-encoding") or "").lower() == "gzip":
+            body = gzip.decompress(body)
+        doc = json.loads(body)
+        if style == 1:
+            data = _html_page(doc, lambda f: f["url"].replace(file_base, f"http://tok3n@{host}"))
+        else:
+            data = _html_page(doc, lambda f: f"../../files/{f['filename']}")
+        page.set_header("Content-Type", "text/html")
+        fuzzkit.rewrite_page(page, lambda _, data=data: data)  # type: ignore[misc]
+    return len(pages)
+
+
+@pytest.mark.parametrize("kind", ["legacy", "v2", "mixed"])
+def test_credentials_in_urls_are_never_printed(
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    index_server: IndexServer,
+    tmp_path: Path,
+    kind: str,
+) -> None:
+    cache: BuiltCache = request.getfixturevalue(f"{kind}_cache")
+    assert add_credentials(cache.path, index_server.base_url) >= 3
+    (origin,) = (cache.path / "wheels").rglob("origin.json")
+    data = json.loads(origin.read_text())
+    data["url"] = "https://__token__:s3cret@files.example.org/sdist_only-0.5.tar.gz"
+    origin.write_text(json.dumps(data))
+    host = index_server.base_url.removeprefix("http://")
+    monkeypatch.setenv("PIP_INDEX_URL", f"http://admin:pa55word@{host}/simple/")
+    monkeypatch.setenv("PIP_EXTRA_INDEX_URL", f"http://tok3n@{host}/other/")
+    everycommand.age(cache.path)
+
+    outcomes = everycommand.run_every_command(cache.path, tmp_path / "work")
+
+    for outcome in outcomes:
+        for secret in SECRETS:
+            assert secret not in outcome.out + outcome.err, (outcome.argv, secret)
+    for path in (tmp_path / "work").rglob("*"):
+        assert not any(secret in path.name for secret in SECRETS)
+    # The URLs were recovered (from the pages, with their credentials), then redacted.
+    urls = {e["url"] for e in json_of(outcomes, "list")["entries"] if e["url"]}
+    assert any(f"user:****@{host}/files/" in url for url in urls)
+    assert any(f"****@{host}/files/" in url and "user" not in url for url in urls)
+    assert any(f"admin:****@{host}/files/" in url for url in urls)
+    assert any(f"admin:****@{host}/simple/" in url for url in urls)
+    assert "__token__:****@files.example.org" in outcome_of(outcomes, "show", "*").out
+
+
+_USERINFO_CHARS = st.text(alphabet=string.ascii_letters + string.digits + "-._~%!$&'()*+,;=:")
+
+
+@given(
+    scheme=st.sampled_from(["https", "http", "git+https", "file", "HTTPS"]),
+    user=_USERINFO_CHARS,
+    secret=st.text(alphabet=string.ascii_letters + string.digits, min_size=6),
+    host=st.text(alphabet=string.ascii_letters + string.digits + ".-:[]@", min_size=1),
+    rest=st.text(alphabet=string.ascii_letters + string.digits + string.punctuation),
+    password=st.booleans(),
+)
+def test_redact_never_shows_a_password_or_a_lone_token(
+    scheme: str, user: str, secret: str, host: str, rest: str, password: bool
+) -> None:
+    """Whatever the rest of the URL is (hosts urlsplit refuses included), no exception and
+    no secret: the password of ``user:secret@``, or ``secret@`` alone (a token)."""
+    assume(secret not in user + host + rest)
+    userinfo = f"{user}:{secret}" if password else secret
+    url = f"{scheme}://{userinfo}@{host}/{rest}"
+    assert secret not in redact(url)
+
+
+def test_unparsable_origin_url_is_redacted_not_fatal(
+    capsys: pytest.CaptureFixture[str], v2_cache: BuiltCache, tmp_path: Path
+) -> None:
+    """Found writing the tests above: ``urlsplit`` raises on a broken IPv6 host, and an
+    ``origin.json`` holding one made list, show and export crash."""
+    (origin,) = (v2_cache.path / "wheels").rglob("origin.json")
+    origin.write_text(json.dumps({"url": "https://user:s3cret@[::1/sdist_only-0.5.tar.gz"}))
+    outcomes = [
+        everycommand.run_command(*argv, "--cache-dir", str(v2_cache.path))
+        for argv in (
+            ("list", "--format", "json"),
+            ("show", "sdist_only"),
+            ("export", "sdist_only", "-d", str(tmp_path / "dest")),
+        )
+    ]
+    for outcome in outcomes:
+        everycommand.check(outcome)
+        assert "s3cret" not in outcome.out + outcome.err
+    assert "https://****@[::1/sdist_only-0.5.tar.gz" in outcomes[1].out
+
+
+@pytest.mark.parametrize("url", ["http://[oops/simple/", "https://user:s3cret@[::1/simple"])
+def test_index_url_urlsplit_refuses_is_no_crash(
+    monkeypatch: pytest.MonkeyPatch, v2_cache: BuiltCache, url: str
+) -> None:
+    """Found writing the tests above: a configured index URL that ``urlsplit`` refuses made
+    every command that identifies entries crash; such an index names no page."""
+    monkeypatch.setenv("PIP_INDEX_URL", url)
+    outcome = everycommand.run_command(
+        "list", "--format", "json", "--cache-dir", str(v2_cache.path)
+    )
+    everycommand.check(outcome)
+    assert outcome.code == 0
+    assert "s3cret" not in outcome.out + outcome.err
+
+
+# -- permissions: group-shared caches ---------------------------------------------------------
+
+_GROUP = 65534  # nogroup: any group but ours shows the group is inherited, not ours
+
+
+@pytest.fixture
+def umask_002() -> Iterator[None]:
+    old = os.umask(0o002)  # what members of a shared cache's group run with
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def share_with_group(root: Path, dir_mode: int = 0o2775, file_mode: int = 0o664) -> None:
+    """Make a cache group-shared as an admin would: chgrp -R, setgid dirs, g+w files."""
+    for path in [root, *root.rglob("*")]:
+        if os.geteuid() == 0:
+            os.chown(path, -1, _GROUP)
+        path.chmod(dir_mode if path.is_dir() else file_mode)
+
+
+def _modes(root: Path) -> set[tuple[str, int, int]]:
+    return {
+        ("dir" if p.is_dir() else "file", stat.S_IMODE(p.stat().st_mode), p.stat().st_gid)
+        for p in root.rglob("*")
+    }
+
+
+@pytest.mark.parametrize("v2_exists", [True, False], ids=["into-http-v2", "creates-http-v2"])
+def test_migrate_keeps_a_group_shared_mode(
+    capsys: pytest.CaptureFixture[str],
+    legacy_cache: BuiltCache,
+    umask_002: None,
+    v2_exists: bool,
+) -> None:
+    root = legacy_cache.path
+    if v2_exists:
+        (root / "http-v2").mkdir()
+    share_with_group(root)
+    group = _GROUP if os.geteuid() == 0 else os.getegid()
+    code = main(["migrate", "--cache-dir", str(root)])
+    assert code == 0, capsys.readouterr().err
+    assert not (root / "http").exists()
+    # pip's rules: files get the http-v2 dir's rw bits (and the owner's); directories are
+    # made like pip's makedirs (umask), and a setgid parent passes on its group and bit.
+    assert _modes(root / "http-v2") == {("dir", 0o2775, group), ("file", 0o664, group)}
+    assert stat.S_IMODE((root / "http-v2").stat().st_mode) == 0o2775
+    lock = root / ".pip_cache_plus.lock"
+    if lock.exists():
+        assert stat.S_IMODE(lock.stat().st_mode) & 0o060 == 0o060
+
+
+def _other_user() -> list[str] | None:
+    """A command prefix that runs as an unprivileged user, or None if we cannot."""
+    if os.geteuid() != 0:
+        return []  # we are one: chmod 0 makes a file unreadable to us
+    if shutil.which("setpriv"):
+        return ["setpriv", f"--reuid={_GROUP}", f"--regid={_GROUP}", "--clear-groups"]
+    if shutil.which("runuser"):
+        return ["runuser", "-u", "nobody", "--"]
+    return None
+
+
+def run_as_other(prefix: list[str], *argv: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env.update(
+        PYTHONPATH=str(SRC),
+        PIP_CONFIG_FILE=os.devnull,
+        PIP_INDEX_URL=os.environ["PIP_INDEX_URL"],
+        PYTHONDONTWRITEBYTECODE="1",
+        HOME="/",
+    )
+    cmd = [*prefix, sys.executable, "-m", "pip_cache_plus", *argv]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.fixture
+def open_dir() -> Iterator[Path]:
+    """A directory any user can reach (pytest's tmp_path is private to us)."""
+    path = Path(tempfile.mkdtemp(prefix="pcp-perm-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def lock_out(path: Path) -> None:
+    """Make ``path`` unreadable to the other user (root's, mode 0; or just mode 0)."""
+    if os.geteuid() == 0:
+        os.chown(path, 0, 0)
+    path.chmod(0o000)
+
+
+def test_lock_file_of_a_shared_cache_works_for_the_whole_group(
+    built_v2_cache: BuiltCache, open_dir: Path
+) -> None:
+    """One member of the group runs a mutating command, then another does."""
+    prefix = _other_user()
+    if prefix is None or os.geteuid() != 0:
+        pytest.skip("needs root and setpriv or runuser, to act as two users")
+    cache = open_dir / "cache"
+    shutil.copytree(built_v2_cache.path, cache, symlinks=True)
+    share_with_group(cache)
+    old = os.umask(0o022)  # the first user does not care about the group
+    try:
+        assert main(["prune", "--cache-dir", str(cache)]) == 0
+    finally:
+        os.umask(old)
+    proc = run_as_other(prefix, "remove", "tiny_pure", "--cache-dir", str(cache))
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+# -- permissions: what we cannot read --------------------------------------------------------
+
+
+def _unreadable_setup(built: BuiltCache, root: Path) -> dict[str, Path]:
+    """A mixed cache the other user owns, but for one file of each kind and one directory."""
+    cache = root / "cache"
+    shutil.copytree(built.path, cache, symlinks=True)
+    if os.geteuid() == 0:
+        for path in [cache, *cache.rglob("*")]:
+            os.chown(path, _GROUP, _GROUP, follow_symlinks=False)
+
+    def wheel(http_dir: str, name: str, version: str) -> HttpEntry:
+        return fuzzkit.find_wheel(cache, http_dir, name, version)
+
+    (built_wheel,) = (cache / "wheels").rglob("*.whl")
+    legacy = wheel("http", "tiny-pure", "1.0")
+    body = wheel("http-v2", "tiny-pure", "1.0")
+    meta = wheel("http-v2", "dotted-pkg", "2.0")
+    hidden = wheel("http-v2", "mixed-case", "0.2")
+    assert body.body_path is not None
+    targets = {
+        "legacy file": legacy.meta,
+        "http-v2 metadata": meta.meta,
+        "http-v2 body": body.body_path,
+        "built wheel": built_wheel,
+        "directory": hidden.meta.parent,
+    }
+    for path in targets.values():
+        lock_out(path)
+    return targets
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(("list", "--format", "json"), id="list"),
+        pytest.param(("verify", "--format", "json"), id="verify"),
+        pytest.param(("verify", "--deep", "--format", "json"), id="verify-deep"),
+        pytest.param(("export", "*", "-d", "{dest}", "--format", "json"), id="export"),
+        pytest.param(("migrate", "--format", "json"), id="migrate"),
+        pytest.param(("remove", "*", "--format", "json"), id="remove"),
+        pytest.param(("prune", "--max-size", "0", "--format", "json"), id="prune"),
+    ],
+)
+def test_unreadable_files_are_reported_not_fatal(
+    built_mixed_cache: BuiltCache, open_dir: Path, argv: tuple[str, ...]
+) -> None:
+    prefix = _other_user()
+    if prefix is None:
+        pytest.skip("running as root without setpriv or runuser: cannot act as another user")
+    targets = _unreadable_setup(built_mixed_cache, open_dir)
+    cache = open_dir / "cache"
+    dest = open_dir / "dest"
+    dest.mkdir()
+    if os.geteuid() == 0:
+        os.chown(dest, _GROUP, _GROUP)
+    args = [a.format(dest=dest) for a in argv]
+    proc = run_as_other(prefix, *args, "--cache-dir", str(cache))
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "Traceback" not in proc.stderr
+    report = json.loads(proc.stdout)
+    text = proc.stdout
+    check = _CHECKS[argv[0] if argv[:2] != ("verify", "--deep") else "verify-deep"]
+    check(report, text, targets, cache, dest)
+
+
+def _reported(text: str, path: Path) -> bool:
+    return json.dumps(str(path)) in text
+
+
+def _check_list(report: Any, text: str, targets: dict[str, Path], cache: Path, dest: Path) -> None:
+    by_path = {e["path"]: e for e in report["entries"]}
+    for name in ("legacy file", "http-v2 metadata"):
+        entry = by_path[str(targets[name])]
+        assert entry["kind"] == "invalid" and "cannot be read" in entry["problem"], name
+    assert "cannot be read" in by_path[str(targets["directory"])]["problem"]
+    valid = [e for e in report["entries"] if e["kind"] != "invalid"]
+    assert len(valid) >= 30  # the rest of the mixed cache, identified as ever
+
+
+def _check_verify(
+    report: Any, text: str, targets: dict[str, Path], cache: Path, dest: Path
+) -> None:
+    problems = {p["path"]: p["problem"] for p in report["problems"]}
+    for name in ("legacy file", "http-v2 metadata", "http-v2 body", "built wheel", "directory"):
+        assert "Permission denied" in problems.get(str(targets[name]), ""), (name, problems)
+    assert report["bad_entries"] == 5
+    assert report["entries"] >= 35
+
+
+def _check_export(
+    report: Any, text: str, targets: dict[str, Path], cache: Path, dest: Path
+) -> None:
+    exported = {e["filename"] for e in report["exported"]}
+    failed = {e["filename"]: e["reason"] for e in report["failed"]}
+    # tiny_pure-1.0's two copies are both unreadable; the built wheel is; the rest goes.
+    assert "Permission denied" in failed["tiny_pure-1.0-py3-none-any.whl"]
+    assert "Permission denied" in failed["sdist_only-0.5-py3-none-any.whl"]
+    assert {"dotted_pkg-2.0-py3-none-any.whl", "tiny_pure-1.1.tar.gz"} <= exported
+    assert all((dest / name).is_file() for name in exported)
+
+
+def _check_migrate(
+    report: Any, text: str, targets: dict[str, Path], cache: Path, dest: Path
+) -> None:
+    unreadable = {u["path"]: u["problem"] for u in report["unreadable_entries"]}
+    assert "Permission denied" in unreadable[str(targets["legacy file"])]
+    # The entry whose http-v2 directory is not ours stays, said so; the run goes on.
+    hidden = targets["directory"]
+    blocked = cache / "http" / hidden.relative_to(cache / "http-v2")
+    assert not report["stopped"]
+    assert [str(hidden) in e and str(blocked) in e for e in report["errors"]] == [True]
+    # Every other legacy entry is in http-v2 (already, or now) and gone from http/.
+    assert report["migrated"] + report["already_present"] >= 15
+    left = {p for p in (cache / "http").rglob("*") if p.is_file()}
+    assert left == {targets["legacy file"], *blocked.iterdir()}
+
+
+def _files(cache: Path) -> list[Path]:
+    return sorted(p for p in cache.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def _check_remove(
+    report: Any, text: str, targets: dict[str, Path], cache: Path, dest: Path
+) -> None:
+    # Removing needs no reading: only what sits in the unreadable directory stays.
+    assert all(targets["directory"] in p.parents for p in _files(cache)), _files(cache)
+    assert _reported(text, targets["directory"])
+
+
+def _check_prune(report: Any, text: str, targets: dict[str, Path], cache: Path, dest: Path) -> None:
+    # What cannot be read is not prune's to judge: kept, and said so; the rest goes.
+    kept = {e["path"]: e["reason"] for e in report["kept"]}
+    for name in ("legacy file", "http-v2 metadata", "directory"):
+        assert kept[str(targets[name])] == "unreadable", name
+    assert not targets["http-v2 body"].exists()
+    assert not targets["built wheel"].exists()
+    left = {p for p in _files(cache) if targets["directory"] not in p.parents}
+    meta = targets["http-v2 metadata"]
+    assert left == {targets["legacy file"], meta, meta.with_name(meta.name + ".body")}
+
+
+_CHECKS = {
+    "list": _check_list,
+    "verify": _check_verify,
+    "verify-deep": _check_verify,
+    "export": _check_export,
+    "migrate": _check_migrate,
+    "remove": _check_remove,
+    "prune": _check_prune,
+}
