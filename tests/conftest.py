@@ -168,3 +168,20 @@ def mixed_cache(built_mixed_cache: BuiltCache, tmp_path: Path) -> BuiltCache:
 def any_cache(request: pytest.FixtureRequest) -> BuiltCache:
     cache: BuiltCache = request.getfixturevalue(f"{request.param}_cache")
     return cache
+
+
+@pytest.fixture
+def isolated_pip_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``PIP_*`` variable and no pip config file of this machine reaches the code."""
+    for name in list(os.environ):
+        if name.startswith("PIP_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+
+
+@pytest.fixture
+def index_env(
+    isolated_pip_env: None, monkeypatch: pytest.MonkeyPatch, index_server: IndexServer
+) -> None:
+    """Like a user whose pip is configured for the loopback index, and nothing else."""
+    monkeypatch.setenv("PIP_INDEX_URL", index_server.index_url)

@@ -13,15 +13,8 @@ import pytest
 from pip_cache_plus.cli import main
 from realpip import BuiltCache, PipRunner
 
-
-@pytest.fixture(autouse=True)
-def _index_config(monkeypatch: pytest.MonkeyPatch, index_server: Any) -> None:
-    """Like a user whose pip is configured for this index; nothing else leaks in."""
-    for name in list(os.environ):
-        if name.startswith("PIP_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("PIP_INDEX_URL", index_server.index_url)
+# Every test runs as a user whose pip is configured for the loopback index.
+pytestmark = pytest.mark.usefixtures("index_env")
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -23,21 +23,15 @@ import pytest
 
 from pip_cache_plus.cli import main
 from pip_cache_plus.records import parse_metadata
-from realpip import BuiltCache, IndexServer
+from realpip import BuiltCache
 
 LOCK_NAME = ".pip_cache_plus.lock"
 JOURNAL_NAME = ".pip_cache_plus.migrate-journal"
 MODES = ["copy_file_range", "sendfile", "write", "fsync"]
 
 
-@pytest.fixture(autouse=True)
-def _index_config(monkeypatch: pytest.MonkeyPatch, index_server: IndexServer) -> None:
-    """Like a user whose pip is configured for this index; nothing else leaks in."""
-    for name in list(os.environ):
-        if name.startswith("PIP_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("PIP_INDEX_URL", index_server.index_url)
+# Every test runs as a user whose pip is configured for the loopback index.
+pytestmark = pytest.mark.usefixtures("index_env")
 
 
 def _full() -> OSError:

@@ -29,14 +29,8 @@ from realpip import BuiltCache, IndexServer, PipRunner
 SRC = Path(__file__).resolve().parent.parent / "src"
 
 
-@pytest.fixture(autouse=True)
-def _index_config(monkeypatch: pytest.MonkeyPatch, index_server: IndexServer) -> None:
-    """Like a user whose pip is configured for this index; nothing else leaks in."""
-    for name in list(os.environ):
-        if name.startswith("PIP_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("PIP_INDEX_URL", index_server.index_url)
+# Every test runs as a user whose pip is configured for the loopback index.
+pytestmark = pytest.mark.usefixtures("index_env")
 
 
 def export(

@@ -37,7 +37,7 @@ import pytest
 
 from pip_cache_plus.cli import main
 from pip_cache_plus.fsio import open_quietly
-from realpip import BuiltCache, IndexServer, cache_entry_path
+from realpip import BuiltCache, cache_entry_path
 
 OLD = time.time() - 3 * 86400  # cache files: older than prune's hour of grace
 DECOY_MTIME = 1_700_000_000
@@ -45,14 +45,8 @@ DECOY_ATIME = DECOY_MTIME - 1000  # older than the mtime: relatime bumps it on a
 LOCK_NAME = ".pip_cache_plus.lock"
 
 
-@pytest.fixture(autouse=True)
-def _index_config(monkeypatch: pytest.MonkeyPatch, index_server: IndexServer) -> None:
-    """Like a user whose pip is configured for this index; nothing else leaks in."""
-    for name in list(os.environ):
-        if name.startswith("PIP_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("PIP_INDEX_URL", index_server.index_url)
+# Every test runs as a user whose pip is configured for the loopback index.
+pytestmark = pytest.mark.usefixtures("index_env")
 
 
 # -- building the layout --------------------------------------------------------------------

@@ -26,14 +26,8 @@ HTTP_DATE = "Thu, 01 Jan 2026 00:00:00 GMT"
 LATEST = 253402300799.0  # 9999-12-31T23:59:59Z
 
 
-@pytest.fixture(autouse=True)
-def _index_config(monkeypatch: pytest.MonkeyPatch, index_server: Any) -> None:
-    """Like a user whose pip is configured for this index; nothing else leaks in."""
-    for name in list(os.environ):
-        if name.startswith("PIP_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("PIP_INDEX_URL", index_server.index_url)
+# Every test runs as a user whose pip is configured for the loopback index.
+pytestmark = pytest.mark.usefixtures("index_env")
 
 
 def response(status: int = 200, /, **headers: str) -> CachedResponse:
