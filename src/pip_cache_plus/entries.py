@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from .errors import unreadable
 from .model import SOURCE_DIRS, SOURCES, FileStat, RawEntry, Source
 from .records import KEY_RE
 
@@ -121,8 +122,7 @@ def _unreadable(directory: Path, source: Source, exc: OSError) -> RawEntry:
         stat = FileStat(directory, 0, st.st_mtime, st.st_atime)
     except OSError:
         stat = FileStat(directory, 0, 0.0, 0.0)
-    reason = exc.strerror or type(exc).__name__
-    return RawEntry(source, (stat,), problem=f"directory cannot be read ({reason})")
+    return RawEntry(source, (stat,), problem=f"directory {unreadable(exc)}")
 
 
 def _http_dir_entries(

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+#: Begins every problem text for a file or directory we could not open (see unreadable()).
+UNREADABLE = "cannot be read"
+
+
+def unreadable(exc: OSError) -> str:
+    """The one wording for "we could not open it", which prune matches to keep such entries."""
+    return f"{UNREADABLE} ({exc.strerror or type(exc).__name__})"
+
 
 class PipCachePlusError(Exception):
     """Base class: the CLI prints ``error: <message>`` and exits 1."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from packaging.utils import canonicalize_name
 
 from . import simple, sniff
-from .errors import CacheFormatError
+from .errors import CacheFormatError, unreadable
 from .fsio import read_all
 from .model import CacheEntry, RawEntry, invalid
 from .names import classify
@@ -76,7 +76,7 @@ def _first_pass(raw: RawEntry) -> ReadResponse | CacheEntry:
     except CacheFormatError as exc:
         return invalid(raw, str(exc))
     except OSError as exc:
-        return invalid(raw, f"cannot be read ({exc.strerror or type(exc).__name__})")
+        return invalid(raw, unreadable(exc))
 
 
 def _looks_like_page(read: ReadResponse) -> bool:

@@ -23,6 +23,7 @@ from typing import Literal
 
 from .clean import Removal, remove_entries
 from .entries import PROBLEM_LINK, walk
+from .errors import UNREADABLE
 from .fsops import CacheRoot
 from .model import SOURCE_DIRS, SOURCES, CacheEntry, Kind, RawEntry, Source
 
@@ -33,9 +34,9 @@ KeptReason = Literal["recent", "link", "under-link", "unreadable"]
 # At equal age: the legacy cache (only pip < 23.3 reads it) first, built wheels last (they
 # cost a build to make again).
 _EVICTION_ORDER: dict[Source, int] = {"http": 0, "http-v2": 1, "wheels": 2}
-# entries.py and identify.py say "cannot be read (<why>)" for what we could not open: not
-# debris, just not ours to judge (pip under another user may read it fine).
-_UNREADABLE = "cannot be read ("
+# What we could not open (errors.unreadable() worded it) is not debris, just not ours to
+# judge: pip under another user may read it fine.
+_UNREADABLE = UNREADABLE + " ("
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from email.utils import parsedate_tz
 from typing import Literal
 
 from .cache import Cache
-from .errors import CacheFormatError
+from .errors import CacheFormatError, unreadable
 from .filters import Filter
 from .fsio import read_all
 from .model import SOURCES, CacheEntry, Source
@@ -187,8 +187,7 @@ def show_entry(entry: CacheEntry, now: float) -> Shown:
     except CacheFormatError as exc:
         return Shown(entry, read_by, None, (), None, note, str(exc))
     except OSError as exc:
-        reason = f"cannot be read ({exc.strerror or type(exc).__name__})"
-        return Shown(entry, read_by, None, (), None, note, reason)
+        return Shown(entry, read_by, None, (), None, note, unreadable(exc))
     return Shown(entry, read_by, freshness(response, now), shown_headers(response), None, note)
 
 

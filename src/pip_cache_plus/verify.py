@@ -34,7 +34,7 @@ from typing import BinaryIO, Literal
 from . import sniff
 from .cache import Cache
 from .entries import PROBLEM_NO_META, PROBLEM_TMP
-from .errors import CacheFormatError
+from .errors import CacheFormatError, unreadable
 from .fsio import open_quietly, read_all
 from .model import CacheEntry, Source
 from .records import CachedResponse
@@ -396,7 +396,7 @@ def _problem(entry: CacheEntry, path: Path, check: Check, message: str) -> Probl
 
 
 def _os_reason(exc: OSError) -> str:
-    return f"cannot be read ({exc.strerror or type(exc).__name__})"
+    return unreadable(exc)
 
 
 def _short(exc: BaseException) -> str:
