@@ -194,7 +194,7 @@ def _flip_body_byte(cache: Cache, filename: str) -> Path:
         byte = fp.read(1)
         fp.seek(-1, os.SEEK_CUR)
         fp.write(bytes([byte[0] ^ 0xFF]))
-    return body.path
+    return Path(body.path)
 
 
 @pytest.mark.parametrize("which", ["legacy", "v2"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
@@ -22,7 +21,7 @@ def entry(
     project: str | None = None,
     version: str | None = None,
 ) -> CacheEntry:
-    raw = RawEntry("http-v2", (FileStat(Path("/c/x"), 1, last_used, last_used),))
+    raw = RawEntry("http-v2", (FileStat("/c/x", 1, last_used, last_used),))
     if filename is not None and project is None:
         named = classify(filename)
         assert named is not None

@@ -375,7 +375,7 @@ def entry(
     size: int = 100,
     problem: str | None = None,
 ) -> CacheEntry:
-    stat = FileStat(Path("/c", source, name), size, used, used)
+    stat = FileStat(str(Path("/c", source, name)), size, used, used)
     raw = RawEntry(source, (stat,), problem=problem)
     if problem is not None:
         return invalid(raw, problem)

@@ -16,8 +16,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from .cache import Cache, CacheInfo, SourceInfo
-from .clean import Removal
 from .errors import (
     CacheDisabledError,
     CacheFormatError,
@@ -26,11 +24,13 @@ from .errors import (
     UnsafePathError,
     UsageError,
 )
-from .filters import Filter, Pattern, parse_age, parse_kinds, parse_pattern, parse_size
 from .model import KINDS, SOURCES, CacheEntry, FileStat, Kind, RawEntry, Source
 
 if TYPE_CHECKING:
+    from .cache import Cache, CacheInfo, SourceInfo
+    from .clean import Removal
     from .export import ExportResult
+    from .filters import Filter, Pattern, parse_age, parse_kinds, parse_pattern, parse_size
     from .migrate import Migration, Unreadable
     from .prune import PruneOptions, PruneResult
     from .show import Freshness, Shown
@@ -38,9 +38,19 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-# Result types of the commands load with their module, on first use, so that
-# ``import pip_cache_plus`` (and every CLI start) stays small.
+# Names load with their module, on first use, so that ``import pip_cache_plus`` (and
+# every CLI start) stays small: `info` needs none of what identifies or deletes entries.
 _LAZY = {
+    "Cache": "cache",
+    "CacheInfo": "cache",
+    "SourceInfo": "cache",
+    "Removal": "clean",
+    "Filter": "filters",
+    "Pattern": "filters",
+    "parse_age": "filters",
+    "parse_kinds": "filters",
+    "parse_pattern": "filters",
+    "parse_size": "filters",
     "ExportResult": "export",
     "Freshness": "show",
     "Migration": "migrate",

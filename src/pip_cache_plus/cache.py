@@ -9,16 +9,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .clean import Removal, purge_sources, remove_entries
 from .entries import walk
-from .filters import EXPORT_KINDS, Filter
-from .identify import identify_all
-from .lock import cache_lock
 from .model import SOURCE_DIRS, SOURCES, CacheEntry, RawEntry, Source
 
 if TYPE_CHECKING:
     # Command modules load when their method runs: start-up stays small.
+    from .clean import Removal
     from .export import ExportResult
+    from .filters import Filter
     from .migrate import Migration, Progress
     from .prune import PruneOptions, PruneResult
 
@@ -72,7 +70,10 @@ class Cache:
 
     def entries(self, sources: Iterable[Source] = SOURCES) -> Iterator[CacheEntry]:
         """Every entry, identified (kind, project, version, filename, URL)."""
-        return identify_all(self.walk(sources), self.index_urls)
+        from .identify import identify_all
+
+        # pip's configuration is read only if a page is not PyPI's: it is slow to load.
+        return identify_all(self.walk(sources), lambda: self.index_urls)
 
     def info(self) -> CacheInfo:
         found: dict[Source, SourceInfo] = {}
@@ -97,6 +98,9 @@ class Cache:
         on_wait: Callable[[], None] | None = None,
     ) -> Removal:
         """Remove whole matching entries, then directories left empty."""
+        from .clean import remove_entries
+        from .lock import cache_lock
+
         if dry_run:
             return remove_entries(self.path, self.select(filt, sources), dry_run=True)
         with cache_lock(self.path, on_wait=on_wait):
@@ -110,6 +114,9 @@ class Cache:
         on_wait: Callable[[], None] | None = None,
     ) -> Removal:
         """Everything pip's purge removes (``legacy_only``: only ``http/``)."""
+        from .clean import purge_sources
+        from .lock import cache_lock
+
         sources: tuple[Source, ...] = ("http",) if legacy_only else SOURCES
         if dry_run:
             return purge_sources(self.path, list(self.entries(sources)), sources, dry_run=True)
@@ -127,6 +134,7 @@ class Cache:
     ) -> PruneResult:
         """Remove debris older than an hour, entries unused since ``options.unused_since``,
         then the least recently used until the cache is at most ``options.max_size``."""
+        from .lock import cache_lock
         from .prune import prune_cache
 
         when = time.time() if now is None else now
@@ -145,6 +153,7 @@ class Cache:
     ) -> ExportResult:
         """Write the matching wheels and sdists into ``dest`` under their real filenames."""
         from .export import export_entries
+        from .filters import EXPORT_KINDS
 
         # Invalid entries come along so that links among them can be reported.
         kinds = EXPORT_KINDS if filt.kinds is None else filt.kinds

@@ -10,11 +10,10 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from . import __version__, render
 from .cache import Cache
-from .clean import Removal
 from .errors import PipCachePlusError, UsageError
 from .filters import (
     Filter,
@@ -26,6 +25,9 @@ from .filters import (
     parse_size,
 )
 from .model import SOURCES, Source
+
+if TYPE_CHECKING:
+    from .clean import Removal
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 T = TypeVar("T")

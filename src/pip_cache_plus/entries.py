@@ -8,8 +8,10 @@ out as a ``RawEntry`` with a ``problem``.
 
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import unreadable
@@ -20,6 +22,7 @@ BODY_SUFFIX = ".body"
 TMP_SUFFIX = ".tmp"
 ORIGIN_JSON = "origin.json"
 WHEEL_SUFFIX = ".whl"
+_BY_NAME = operator.attrgetter("name")
 _KEY_DEPTH = 5  # http entries live at h[0]/h[1]/h[2]/h[3]/h[4]/h
 
 PROBLEM_NO_BODY = "metadata without its .body file (pip ignores it)"
@@ -43,51 +46,71 @@ def walk(cache_dir: Path, sources: Iterable[Source] = SOURCES) -> Iterator[RawEn
             yield RawEntry(source, (_lstat(root),), problem=PROBLEM_LINK)
             continue
         if source == "wheels":
-            yield from _walk_tree(root, (), source, _wheel_dir_entries)
+            yield from _walk_tree(str(root), (), source, _wheel_dir_entries)
         else:
-            yield from _walk_tree(root, (), source, _http_dir_entries)
+            yield from _walk_tree(str(root), (), source, _http_dir_entries)
 
 
 def _lstat(path: Path) -> FileStat:
     st = path.lstat()
-    return FileStat(path, st.st_size, st.st_mtime, st.st_atime)
+    return FileStat(str(path), st.st_size, st.st_mtime, st.st_atime)
 
 
 def _stat(entry: os.DirEntry[str]) -> FileStat:
     st = entry.stat(follow_symlinks=False)
-    return FileStat(Path(entry.path), st.st_size, st.st_mtime, st.st_atime)
+    return FileStat(entry.path, st.st_size, st.st_mtime, st.st_atime)
 
 
 def _walk_tree(
-    directory: Path,
+    top: str,
     rel: tuple[str, ...],
     source: Source,
     files_to_entries: _DirHandler,
 ) -> Iterator[RawEntry]:
-    try:
-        with os.scandir(directory) as it:
-            children = sorted(it, key=lambda e: e.name)
-    except FileNotFoundError:
-        return
-    except (PermissionError, NotADirectoryError) as exc:
-        yield _unreadable(directory, source, exc)
-        return
-    files: dict[str, FileStat] = {}
-    links: dict[str, FileStat] = {}
-    for child in children:
+    """Depth first, children by name, a directory's own files after its subdirectories.
+
+    A loop over an explicit stack, not recursion: each entry would otherwise be passed up
+    through one generator per level (six for http entries), on every one of them.
+    """
+    stack: list[tuple[str, tuple[str, ...]] | _Files] = [(top, rel)]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, _Files):
+            yield from _link_entries(item.links, item.files, source)
+            yield from files_to_entries(item.files, item.rel, source)
+            continue
+        directory, where = item
         try:
-            if child.is_symlink():
-                links[child.name] = _stat(child)
-            elif child.is_dir(follow_symlinks=False):
-                yield from _walk_tree(
-                    Path(child.path), (*rel, child.name), source, files_to_entries
-                )
-            else:
-                files[child.name] = _stat(child)
+            with os.scandir(directory) as it:
+                children = sorted(it, key=_BY_NAME)
         except FileNotFoundError:
-            continue  # removed while we looked (a running pip): not an entry any more
-    yield from _link_entries(links, files, source)
-    yield from files_to_entries(files, rel, source)
+            continue
+        except (PermissionError, NotADirectoryError) as exc:
+            yield _unreadable(directory, source, exc)
+            continue
+        found = _Files(where, {}, {})
+        subdirs: list[tuple[str, tuple[str, ...]]] = []
+        for child in children:
+            try:
+                if child.is_symlink():
+                    found.links[child.name] = _stat(child)
+                elif child.is_dir(follow_symlinks=False):
+                    subdirs.append((child.path, (*where, child.name)))
+                else:
+                    found.files[child.name] = _stat(child)
+            except FileNotFoundError:
+                continue  # removed while we looked (a running pip): not an entry any more
+        stack.append(found)
+        stack.extend(reversed(subdirs))
+
+
+@dataclass(slots=True)
+class _Files:
+    """A directory's files, waiting on the stack for its subdirectories to be walked."""
+
+    rel: tuple[str, ...]
+    files: dict[str, FileStat]
+    links: dict[str, FileStat]
 
 
 def _link_entries(
@@ -116,9 +139,9 @@ def _has_wheel(files: dict[str, FileStat]) -> bool:
     return any(name.endswith(WHEEL_SUFFIX) for name in files)
 
 
-def _unreadable(directory: Path, source: Source, exc: OSError) -> RawEntry:
+def _unreadable(directory: str, source: Source, exc: OSError) -> RawEntry:
     try:
-        st = directory.lstat()
+        st = os.lstat(directory)
         stat = FileStat(directory, 0, st.st_mtime, st.st_atime)
     except OSError:
         stat = FileStat(directory, 0, 0.0, 0.0)

@@ -8,9 +8,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
-
 from .errors import UsageError
 from .model import KINDS, CacheEntry, Kind
 
@@ -69,12 +66,18 @@ def _glob_name(pattern: str, project: str) -> bool:
 
 
 def _same_name(name: str, project: str) -> bool:
+    # packaging loads when a pattern is matched: the CLI builds its parser from this
+    # module, and `info` or `dir` never match anything.
+    from packaging.utils import canonicalize_name
+
     return canonicalize_name(name) == project or _glob_name(name, project)
 
 
 def _same_version(wanted: str, actual: str | None) -> bool:
     if actual is None:
         return False
+    from packaging.version import InvalidVersion, Version
+
     try:
         return Version(wanted) == Version(actual)
     except InvalidVersion:

@@ -12,7 +12,6 @@ import errno
 import io
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import BinaryIO
 
 _NOATIME = getattr(os, "O_NOATIME", 0)
@@ -20,9 +19,19 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
 
 
+_CHUNK = 64 * 1024
+PathArg = str | os.PathLike[str]
+
+
 @contextlib.contextmanager
-def open_quietly(path: Path) -> Iterator[BinaryIO]:
+def open_quietly(path: PathArg) -> Iterator[BinaryIO]:
     """Open ``path`` for reading, leaving its atime as it was."""
+    with _quiet_fd(path) as fd, os.fdopen(fd, "rb", closefd=False) as fp:
+        yield fp
+
+
+@contextlib.contextmanager
+def _quiet_fd(path: PathArg) -> Iterator[int]:
     flags = os.O_RDONLY | _NOFOLLOW | _BINARY
     restore: os.stat_result | None = None
     try:
@@ -32,31 +41,39 @@ def open_quietly(path: Path) -> Iterator[BinaryIO]:
         restore = os.lstat(path)
         fd = os.open(path, flags)
     try:
-        with os.fdopen(fd, "rb", closefd=True) as fp:
-            yield fp
+        yield fd
     finally:
+        os.close(fd)
         if restore is not None:
             _put_back_times(path, restore)
 
 
-def _put_back_times(path: Path, st: os.stat_result) -> None:
+def _put_back_times(path: PathArg, st: os.stat_result) -> None:
     with contextlib.suppress(OSError):
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
 
 
-def read_head(path: Path, size: int) -> bytes:
+def read_head(path: PathArg, size: int) -> bytes:
     """The first ``size`` bytes of a file."""
     with open_quietly(path) as fp:
         return fp.read(size)
 
 
-def read_all(path: Path, limit: int) -> bytes:
-    """A whole small file; ``ValueError`` if it is bigger than ``limit``."""
-    with open_quietly(path) as fp:
-        data = fp.read(limit + 1)
-    if len(data) > limit:
-        raise ValueError(f"file is larger than {limit} bytes")
-    return data
+def read_all(path: PathArg, limit: int) -> bytes:
+    """A whole small file; ``ValueError`` if it is bigger than ``limit``.
+
+    Read on the bare descriptor in chunks: a buffered ``read(limit + 1)`` would map (and
+    then unmap) a ``limit``-sized buffer for every one of tens of thousands of small files.
+    """
+    chunks = []
+    size = 0
+    with _quiet_fd(path) as fd:
+        while chunk := os.read(fd, _CHUNK):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                raise ValueError(f"file is larger than {limit} bytes")
+    return b"".join(chunks)
 
 
 class Window(io.RawIOBase):

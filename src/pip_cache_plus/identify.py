@@ -10,18 +10,19 @@ PyPI's ``x-pypi-file-*`` headers are only a last hint.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from packaging.utils import canonicalize_name
 
 from . import simple, sniff
+from .compat import PYPI_SIMPLE_URL
 from .errors import CacheFormatError, unreadable
 from .fsio import read_all
 from .model import CacheEntry, RawEntry, invalid
 from .names import classify
 from .records import key_digest
-from .responses import ReadResponse, date_header, open_body, read_response
+from .responses import BodyRef, ReadResponse, open_body, parse_http_date, read_response
 from .urls import cache_key, redact, url_filename
 
 #: Decoded index pages bigger than this are not read for URL recovery.
@@ -37,6 +38,42 @@ _HINT_KINDS: dict[str, sniff.Kind] = {"bdist_wheel": "wheel", "sdist": "sdist"}
 
 
 @dataclass(frozen=True, slots=True)
+class _Head:
+    """What identifying an HTTP entry needs from its response, and no more: every entry
+    is held until the pages are read, and a whole header list costs ~3 kB each."""
+
+    status: int
+    content_type: str | None
+    content_encoding: str | None
+    stored: float | None  # the Date header
+    hints: tuple[str, str, str | None] | None  # x-pypi-file-package-type, -project, -version
+    body: BodyRef
+
+    @classmethod
+    def of(cls, read: ReadResponse) -> _Head:
+        # One pass over the headers, not one per header asked for; the first of a name
+        # wins, as in CachedResponse.header.
+        get = {name.lower(): value for name, value in reversed(read.response.headers)}.get
+        package_type, project = get("x-pypi-file-package-type"), get("x-pypi-file-project")
+        hints = None
+        if package_type is not None and project is not None:
+            hints = (package_type, project, get("x-pypi-file-version"))
+        return cls(
+            read.response.status,
+            get("content-type"),
+            get("content-encoding"),
+            parse_http_date(get("date")),
+            hints,
+            read.body,
+        )
+
+    @property
+    def is_page(self) -> bool:
+        ctype = (self.content_type or "").lower()
+        return self.status == 200 and any(m in ctype for m in _PAGE_MEDIA)
+
+
+@dataclass(frozen=True, slots=True)
 class _Page:
     project: str | None
     url: str | None
@@ -49,16 +86,27 @@ class _Recovered:
     hashes: dict[str, str]  # entry key of a file -> sha256 the page gives for it
 
 
-def identify_all(raws: Iterable[RawEntry], index_urls: Sequence[str]) -> Iterator[CacheEntry]:
-    """Identify every entry; yields them in the order given."""
-    pending: list[tuple[RawEntry, ReadResponse | CacheEntry]] = []
-    pages: list[tuple[RawEntry, ReadResponse]] = []
+IndexUrls = Sequence[str] | Callable[[], Sequence[str]]
+
+
+def identify_all(raws: Iterable[RawEntry], index_urls: IndexUrls) -> Iterator[CacheEntry]:
+    """Identify every entry; yields them in the order given.
+
+    ``index_urls`` (or a function that gives them: reading pip's configuration is slow)
+    are where pages may come from besides PyPI; asked for only when a page is not PyPI's.
+    """
+    pending: list[tuple[RawEntry, _Head | CacheEntry]] = []
+    pages: list[tuple[str, _Head]] = []
+    keys: set[str] = set()
     for raw in raws:
         first = _first_pass(raw)
         pending.append((raw, first))
-        if isinstance(first, ReadResponse) and _looks_like_page(first):
-            pages.append((raw, first))
-    recovered = recover(pages, index_urls)
+        if isinstance(first, _Head):
+            assert raw.key is not None
+            keys.add(raw.key)
+            if first.is_page:
+                pages.append((raw.key, first))
+    recovered = recover(pages, _Candidates(index_urls), keys)
     for raw, first in pending:
         if isinstance(first, CacheEntry):
             yield first
@@ -66,66 +114,78 @@ def identify_all(raws: Iterable[RawEntry], index_urls: Sequence[str]) -> Iterato
             yield _identify_http(raw, first, recovered)
 
 
-def _first_pass(raw: RawEntry) -> ReadResponse | CacheEntry:
+def _first_pass(raw: RawEntry) -> _Head | CacheEntry:
     if raw.problem is not None:
         return invalid(raw, raw.problem)
     if raw.source == "wheels":
         return identify_built_wheel(raw)
     try:
-        return read_response(raw)
+        return _Head.of(read_response(raw))
     except CacheFormatError as exc:
         return invalid(raw, str(exc))
     except OSError as exc:
         return invalid(raw, unreadable(exc))
 
 
-def _looks_like_page(read: ReadResponse) -> bool:
-    ctype = (read.response.header("content-type") or "").lower()
-    return read.response.status == 200 and any(m in ctype for m in _PAGE_MEDIA)
+class _Candidates:
+    """Base URLs a page may have been fetched from: PyPI's, then the configured ones,
+    which are only looked up when a page is not PyPI's."""
+
+    def __init__(self, index_urls: IndexUrls) -> None:
+        self._given = index_urls
+        self._loaded: Sequence[str] | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        yield PYPI_SIMPLE_URL
+        if self._loaded is None:
+            self._loaded = self._given() if callable(self._given) else self._given
+        yield from (url for url in self._loaded if url != PYPI_SIMPLE_URL)
 
 
 def recover(
-    pages: Sequence[tuple[RawEntry, ReadResponse]], index_urls: Sequence[str]
+    pages: Sequence[tuple[str, _Head]], index_urls: Iterable[str], keys: Collection[str]
 ) -> _Recovered:
-    """Map entry keys to URLs from the file lists of cached index pages."""
+    """Map the entry ``keys`` to URLs from the file lists of cached index pages.
+
+    Each listed file URL (and its ``.metadata``, PEP 658) is hashed into a key, but only
+    the URLs of entries in ``keys`` are kept: a page lists far more files than are cached.
+    """
     urls: dict[str, str] = {}
     found: dict[str, _Page] = {}
     hashes: dict[str, str] = {}
-    for raw, read in pages:
-        assert raw.key is not None
-        page = _read_page(read, raw.key, index_urls)
+    for key, head in pages:
+        page = _read_page(head)
         if page is None:
             continue
-        found[raw.key] = _Page(page[0].project, page[1])
-        if page[1] is not None:
-            urls[raw.key] = page[1]
-        for file in page[0].files:
-            for url in (file.url, file.url + ".metadata"):
-                urls.setdefault(key_digest(cache_key(url)), url)
-            if file.sha256 is not None:  # the file's hash, not its .metadata's
-                hashes.setdefault(key_digest(cache_key(file.url)), file.sha256)
+        page_url = _page_url(key, page.project, index_urls)
+        found[key] = _Page(page.project, page_url)
+        if page_url is not None:
+            urls[key] = page_url
+        for file in page.files(page_url):
+            file_key = key_digest(cache_key(file.url))
+            if file_key in keys:
+                urls.setdefault(file_key, file.url)
+                if file.sha256 is not None:  # the file's hash, not its .metadata's
+                    hashes.setdefault(file_key, file.sha256)
+            if not file.has_metadata:
+                continue  # pip asks for <url>.metadata only when the page offers it
+            metadata_key = key_digest(cache_key(file.url + ".metadata"))
+            if metadata_key in keys:
+                urls.setdefault(metadata_key, file.url + ".metadata")
     return _Recovered(urls, found, hashes)
 
 
-def _read_page(
-    read: ReadResponse, key: str, index_urls: Sequence[str]
-) -> tuple[simple.IndexPage, str | None] | None:
-    ctype = read.response.header("content-type")
+def _read_page(head: _Head) -> simple.LoadedPage | None:
     try:
-        with open_body(read.body) as fp:
-            limit = min(MAX_PAGE_SIZE, sniff.decode_limit(read.body.length, PAGE_MAX_RATIO))
-            data = sniff.decode_body(fp, read.response.header("content-encoding"), limit)
-        page = simple.parse_index_page(data, content_type=ctype, page_url=None)
+        with open_body(head.body) as fp:
+            limit = min(MAX_PAGE_SIZE, sniff.decode_limit(head.body.length, PAGE_MAX_RATIO))
+            data = sniff.decode_body(fp, head.content_encoding, limit)
+        return simple.load_page(data, content_type=head.content_type)
     except CacheFormatError:
         return None
-    page_url = _page_url(key, page.project, index_urls)
-    if page_url is not None:
-        # Parse again against its real URL so relative links resolve.
-        page = simple.parse_index_page(data, content_type=ctype, page_url=page_url)
-    return page, page_url
 
 
-def _page_url(key: str, project: str | None, index_urls: Sequence[str]) -> str | None:
+def _page_url(key: str, project: str | None, index_urls: Iterable[str]) -> str | None:
     for index_url in index_urls:
         base = index_url.rstrip("/") + "/"
         candidates = [base] if project is None else [f"{base}{project}/", base]
@@ -138,61 +198,66 @@ def _page_url(key: str, project: str | None, index_urls: Sequence[str]) -> str |
     return None
 
 
-def _identify_http(raw: RawEntry, read: ReadResponse, recovered: _Recovered) -> CacheEntry:
+def _identify_http(raw: RawEntry, head: _Head, recovered: _Recovered) -> CacheEntry:
     assert raw.key is not None
-    response = read.response
-    stored = date_header(response)
     url = recovered.urls.get(raw.key)
     shown_url = redact(url) if url is not None else None
     page = recovered.pages.get(raw.key)
     if page is not None:
-        return CacheEntry(raw, "index", page.project, None, None, shown_url, stored)
+        return CacheEntry(raw, "index", page.project, None, None, shown_url, head.stored)
     if url is not None and (named := classify(url_filename(url))) is not None:
         sha256 = recovered.hashes.get(raw.key)  # checked by export and verify --deep
         return CacheEntry(
-            raw, named.kind, named.project, named.version, named.filename, shown_url, stored
-        ).with_sha256(sha256)
-    found = _sniff(read)
-    if found.kind == "other" and (hinted := _hinted(read)) is not None:
+            raw,
+            named.kind,
+            named.project,
+            named.version,
+            named.filename,
+            shown_url,
+            head.stored,
+            sha256=sha256,
+        )
+    found = _sniff(head)
+    if found.kind == "other" and (hinted := _hinted(head)) is not None:
         found = hinted
     return CacheEntry(
-        raw, found.kind, found.project, found.version, found.filename, shown_url, stored
+        raw, found.kind, found.project, found.version, found.filename, shown_url, head.stored
     )
 
 
-def _sniff(read: ReadResponse) -> sniff.Sniffed:
-    response = read.response
-    if response.status != 200:
+def _sniff(head: _Head) -> sniff.Sniffed:
+    if head.status != 200:
         return sniff.Sniffed("other", None, None, None)
-    ctype, encoding = response.header("content-type"), response.header("content-encoding")
+    ctype, encoding = head.content_type, head.content_encoding
     try:
-        with open_body(read.body) as fp:
+        with open_body(head.body) as fp:
             if encoding is None or encoding.strip().lower() in ("", "identity"):
                 return sniff.sniff_body(fp, content_type=ctype)
             # A decoded stream cannot seek and zip sniffing must: spool it, bounded.
             with (
                 sniff.open_decoded(fp, encoding) as decoded,
-                sniff.spool(decoded, limit=_spool_limit(read)) as body,
+                sniff.spool(decoded, limit=_spool_limit(head.body)) as body,
             ):
                 return sniff.sniff_body(body, content_type=ctype)
     except (CacheFormatError, OSError):
         return sniff.Sniffed("other", None, None, None)
 
 
-def _spool_limit(read: ReadResponse) -> int:
+def _spool_limit(body: BodyRef) -> int:
     # Bounded by the body's size too: a few bytes of nested gzip must not cost a
     # 256 MiB temporary file each time the cache is listed.
-    return min(MAX_SPOOL, sniff.decode_limit(read.body.length))
+    return min(MAX_SPOOL, sniff.decode_limit(body.length))
 
 
-def _hinted(read: ReadResponse) -> sniff.Sniffed | None:
+def _hinted(head: _Head) -> sniff.Sniffed | None:
     """PyPI's own headers; other indexes do not send them, so they are a last resort."""
-    header = read.response.header
-    kind = _HINT_KINDS.get(header("x-pypi-file-package-type") or "")
-    project = header("x-pypi-file-project")
-    if kind is None or project is None:
+    if head.hints is None:
         return None
-    return sniff.Sniffed(kind, canonicalize_name(project), header("x-pypi-file-version"), None)
+    package_type, project, version = head.hints
+    kind = _HINT_KINDS.get(package_type)
+    if kind is None:
+        return None
+    return sniff.Sniffed(kind, canonicalize_name(project), version, None)
 
 
 def identify_built_wheel(raw: RawEntry) -> CacheEntry:

@@ -44,8 +44,15 @@ def find_cache(
 
     Raises CacheDisabledError if pip's cache is turned off, UsageError for an invalid
     ``no-cache-dir`` value or configuration file (pip refuses those too).
+
+    With ``cache_dir`` the configuration only matters for pip's check of configured
+    ``no-cache-dir`` values: our copy of pip's rules makes it, which keeps pip's slow
+    import (~0.2 s) off every command given ``--cache-dir``.
     """
-    config = compat.load_configuration(environ)
+    if cache_dir is not None:
+        config = compat.fallback_configuration(os.environ if environ is None else environ)
+    else:
+        config = compat.load_configuration(environ)
     return resolve_cache(config, cache_dir, no_cache_dir=no_cache_dir, environ=environ)
 
 

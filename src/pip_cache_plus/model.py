@@ -17,12 +17,20 @@ SOURCE_DIRS: dict[Source, str] = {"http-v2": "http-v2", "http": "http", "wheels"
 
 @dataclass(frozen=True, slots=True)
 class FileStat:
-    """One file of an entry, as ``os.scandir`` saw it (``lstat``: links are not followed)."""
+    """One file of an entry, as ``os.scandir`` saw it (``lstat``: links are not followed).
 
-    path: Path
+    The path is kept as the string scandir gave: a ``Path`` per file costs tens of
+    thousands of parses on a big cache, and most files are never asked for one.
+    """
+
+    where: str
     size: int
     mtime: float
     atime: float
+
+    @property
+    def path(self) -> Path:
+        return Path(self.where)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +53,17 @@ class RawEntry:
         return self.files[0].path
 
     @property
+    def where(self) -> str:
+        """:attr:`path` as a string (cheaper)."""
+        return self.files[0].where
+
+    @property
     def body_path(self) -> Path | None:
         return self.files[1].path if self.has_body_file else None
+
+    @property
+    def body_where(self) -> str | None:
+        return self.files[1].where if self.has_body_file else None
 
     @property
     def size(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -32,10 +33,17 @@ class FileName:
 def classify(filename: str) -> FileName | None:
     """Kind, project and version from a distribution filename; None if it is not one."""
     if filename.endswith(METADATA_SUFFIX):
-        inner = classify(filename[: -len(METADATA_SUFFIX)])
+        inner = _distribution(filename[: -len(METADATA_SUFFIX)])
         if inner is None:
             return None
         return FileName("metadata", inner.project, inner.version, filename)
+    return _distribution(filename)
+
+
+# A wheel and its .metadata name the same file: parsing it (packaging builds a Version and
+# every tag) once serves both. Bounded: a cache holds tens of thousands of names.
+@functools.lru_cache(maxsize=4096)
+def _distribution(filename: str) -> FileName | None:
     if filename.endswith(".whl"):
         return _wheel(filename)
     for suffix in SDIST_SUFFIXES:

@@ -12,6 +12,7 @@ import codecs
 import json
 import posixpath
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
@@ -21,7 +22,7 @@ from packaging.utils import canonicalize_name
 
 from .errors import CacheFormatError
 
-__all__ = ["IndexFile", "IndexPage", "identify_page", "parse_index_page"]
+__all__ = ["IndexFile", "IndexPage", "LoadedPage", "identify_page", "load_page", "parse_index_page"]
 
 _WHITESPACE = b"\xef\xbb\xbf \t\r\n"
 _SIMPLE_TYPE_PREFIX = "application/vnd.pypi.simple."
@@ -31,6 +32,9 @@ _NAME_RE = re.compile(r"[A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9]", re.IGNORECASE)  
 _DIST_RE = re.compile(r"\.(whl|tar\.gz|zip|tar\.bz2|tar\.xz|tgz|egg)$", re.IGNORECASE)
 _SHA256_RE = re.compile(r"[0-9a-fA-F]{64}")
 _RESERVED_RE = re.compile(r"(@|%2F)", re.IGNORECASE)  # pip keeps these as they are
+#: An absolute URL that resolving and pip's quoting leave as it is: only characters
+#: ``quote`` never touches in the path, no query, no user info.
+_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?/[A-Za-z0-9_.~/-]*(?:#[!-~]*)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +58,35 @@ def parse_index_page(data: bytes, *, content_type: str | None, page_url: str | N
     that cannot be parsed, and JSON file entries without a ``filename`` and ``url``, are
     skipped. A JSON body that is not a PEP 691 page raises ``CacheFormatError``.
     """
+    page = load_page(data, content_type=content_type)
+    return IndexPage(page.project, tuple(page.files(page_url)))
+
+
+class LoadedPage:
+    """A page parsed once; its links are resolved when asked, against the page's URL.
+
+    The project name says which URL the page was fetched from, and only that URL resolves
+    relative links: the caller finds it between :attr:`project` and :meth:`files`.
+    """
+
+    __slots__ = ("_document", "_parser", "project")
+
+    def __init__(self, document: Any, parser: _PageParser | None) -> None:
+        self._document = document
+        self._parser = parser
+        self.project = parser.project() if parser is not None else _json_project(document)
+
+    def files(self, page_url: str | None) -> Iterator[IndexFile]:
+        if self._parser is not None:
+            return _html_files(self._parser, page_url)
+        return _json_files(self._document, page_url)
+
+
+def load_page(data: bytes, *, content_type: str | None) -> LoadedPage:
+    """Parse a page (see :func:`parse_index_page`) without resolving its links yet."""
     if _is_json(data, content_type):
-        return _json_page(_load_json(data), page_url)
-    return _html_page(_parse_html(data, content_type), page_url)
+        return LoadedPage(_load_json(data), None)
+    return LoadedPage(None, _parse_html(data, content_type))
 
 
 def identify_page(data: bytes, *, content_type: str | None) -> tuple[bool, str | None]:
@@ -110,31 +140,35 @@ def _load_json(data: bytes) -> Any:
         raise CacheFormatError(f"the index page is not valid JSON: {e}") from None
 
 
-def _json_page(document: Any, page_url: str | None) -> IndexPage:
+def _json_project(document: Any) -> str | None:
     match document:
-        case {"meta": {"api-version": str()}, "files": list(items)}:
-            pass
+        case {"meta": {"api-version": str()}, "files": list()}:
+            return _project(document.get("name"))
         case {"meta": {"api-version": str()}, "projects": list()}:
-            return IndexPage(None, ())
+            return None
         case _:
             raise CacheFormatError("the JSON body is not a PEP 691 simple-index page")
-    files = []
+
+
+def _json_files(document: Any, page_url: str | None) -> Iterator[IndexFile]:
+    items = document.get("files", ())  # a root index lists projects, not files
     for item in items:
-        match item:
-            case {"filename": str(filename), "url": str(href)}:
-                resolved = _resolve(page_url, href)
-                if resolved is None:
-                    continue
-                url, fragment_hash = resolved
-                hashes = item.get("hashes")
-                sha256 = _sha256(hashes.get("sha256")) if isinstance(hashes, dict) else None
-                metadata = item.get("core-metadata")
-                if metadata is None:
-                    metadata = item.get("dist-info-metadata")
-                files.append(
-                    IndexFile(url, filename, sha256 or fragment_hash, _has_metadata(metadata))
-                )
-    return IndexPage(_project(document.get("name")), tuple(files))
+        # Plain lookups, not a mapping pattern: pages list up to thousands of files.
+        if not isinstance(item, dict):
+            continue
+        filename, href = item.get("filename"), item.get("url")
+        if not isinstance(filename, str) or not isinstance(href, str):
+            continue
+        resolved = _resolve(page_url, href)
+        if resolved is None:
+            continue
+        url, fragment_hash = resolved
+        hashes = item.get("hashes")
+        sha256 = _sha256(hashes.get("sha256")) if isinstance(hashes, dict) else None
+        metadata = item.get("core-metadata")
+        if metadata is None:
+            metadata = item.get("dist-info-metadata")
+        yield IndexFile(url, filename, sha256 or fragment_hash, _has_metadata(metadata))
 
 
 # --- HTML (PEP 503) --------------------------------------------------------------------
@@ -214,12 +248,11 @@ def _strip_query(href: str) -> str:
     return href.split("#", 1)[0].split("?", 1)[0]
 
 
-def _html_page(parser: _PageParser, page_url: str | None) -> IndexPage:
+def _html_files(parser: _PageParser, page_url: str | None) -> Iterator[IndexFile]:
     base = page_url
     if parser.base:
         resolved = _resolve(page_url, parser.base)
         base = resolved[0] if resolved else page_url
-    files = []
     for anchor in parser.anchors:
         resolved = _resolve(base, anchor["href"] or "")
         if resolved is None:
@@ -228,8 +261,7 @@ def _html_page(parser: _PageParser, page_url: str | None) -> IndexPage:
         metadata = anchor.get("data-core-metadata")
         if metadata is None:
             metadata = anchor.get("data-dist-info-metadata")
-        files.append(IndexFile(url, _filename(url), sha256, _has_metadata(metadata)))
-    return IndexPage(parser.project(), tuple(files))
+        yield IndexFile(url, _filename(url), sha256, _has_metadata(metadata))
 
 
 # --- links -----------------------------------------------------------------------------
@@ -237,6 +269,15 @@ def _html_page(parser: _PageParser, page_url: str | None) -> IndexPage:
 
 def _resolve(base: str | None, href: str) -> tuple[str, str | None] | None:
     """(absolute URL without fragment, sha256 from the fragment); None if unresolvable."""
+    if _PLAIN_URL.fullmatch(href):
+        # Already absolute and quoted as pip quotes (PyPI's links): nothing to resolve.
+        url, _, fragment = href.partition("#")
+        return url, _fragment_sha256(fragment)
+    return _resolve_any(base, href)
+
+
+def _resolve_any(base: str | None, href: str) -> tuple[str, str | None] | None:
+    """:func:`_resolve` the long way, for any link."""
     try:
         parts = urlparse(urljoin(base, href) if base else href)
         if not parts.scheme:
@@ -245,12 +286,16 @@ def _resolve(base: str | None, href: str) -> tuple[str, str | None] | None:
         url = urlunparse(parts._replace(path=path, fragment=""))
     except ValueError:  # bad IPv6 netloc, unencodable characters
         return None
+    return url, _fragment_sha256(parts.fragment)
+
+
+def _fragment_sha256(fragment: str) -> str | None:
     sha256 = None
-    for item in parts.fragment.split("&"):
+    for item in fragment.split("&"):
         name, _, value = item.partition("=")
         if name == "sha256":
             sha256 = _sha256(value)
-    return url, sha256
+    return sha256
 
 
 def _quote_path(path: str) -> str:

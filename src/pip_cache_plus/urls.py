@@ -6,6 +6,9 @@ import posixpath
 import re
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+# A URL that is already its own key: lower-case scheme and host, a path, no query, no
+# user info, no fragment (most file URLs; hashing tens of thousands of them is the job).
+_KEY_SHAPED = re.compile(r"https?://[a-z0-9.-]+(?::[0-9]+)?/[A-Za-z0-9_.~/%-]*")
 # "//", then the authority's user info: everything up to its last "@".
 _AUTHORITY_USERINFO = re.compile(r"(//)[^/?#]*@")
 
@@ -16,6 +19,8 @@ def cache_key(url: str) -> str:
     Mirrors ``CacheController._urlnorm``; pip strips credentials before the request, so
     they never reach the key.
     """
+    if _KEY_SHAPED.fullmatch(url):
+        return url
     parts = urlsplit(strip_credentials(url))
     path = parts.path or "/"
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
@@ -35,6 +40,8 @@ def redact(url: str) -> str:
     Never raises: a URL ``urlsplit`` refuses (a broken IPv6 host in an ``origin.json``)
     loses everything between ``//`` and its last ``@``, user name included.
     """
+    if "@" not in url:
+        return url  # nothing to hide (most URLs: skip the parse)
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -49,4 +56,6 @@ def redact(url: str) -> str:
 
 def url_filename(url: str) -> str:
     """The last path segment, unquoted (``/a/b/pkg-1.0.tar.gz`` -> ``pkg-1.0.tar.gz``)."""
+    if _KEY_SHAPED.fullmatch(url):  # no query, fragment or user info to split off
+        return unquote(url.rpartition("/")[2])
     return unquote(posixpath.basename(urlsplit(url).path))

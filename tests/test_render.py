@@ -1,0 +1,43 @@
+"""render/common.py: the fast JSON writer is json.dump(indent=2), byte for byte."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pip_cache_plus.render.common import dump
+
+_SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text()
+_DOCUMENTS = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+def _reference(data: object) -> str:
+    out = io.StringIO()
+    json.dump(data, out, indent=2)
+    return out.getvalue() + "\n"
+
+
+def _fast(data: object) -> str:
+    out = io.StringIO()
+    dump(data, out)
+    return out.getvalue()
+
+
+@settings(max_examples=500, deadline=None)
+@given(_DOCUMENTS)
+def test_dump_is_json_dump_indent_2(data: object) -> None:
+    assert _fast(data) == _reference(data)
+
+
+def test_dump_of_a_listing_shape() -> None:
+    entry = {"source": "http-v2", "kind": "wheel", "url": None, "size": 5, "path": 'a"\\b\n'}
+    data = {"version": 1, "entries": [entry, dict(entry, size=6)], "empty": [], "none": {}}
+    assert _fast(data) == _reference(data)
+    assert json.loads(_fast(data)) == data
