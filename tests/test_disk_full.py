@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from pip_cache_plus import migrate
 from pip_cache_plus.cli import main
 from pip_cache_plus.records import parse_metadata
 from realpip import BuiltCache
@@ -88,6 +89,8 @@ class Disk:
 
         if self.mode == "fsync":
             monkeypatch.setattr(os, "fsync", fsync)
+            # As where there is no syncfs: migrate then fsyncs each file.
+            monkeypatch.setattr(migrate, "sync_filesystem", lambda path: False)
             return
         # Each mode makes the ways before it refuse, as some file systems do.
         ways: dict[str, Callable[..., int]] = {
@@ -179,6 +182,42 @@ def test_migrate_disk_full(
     assert check_migrated_or_intact(cache, legacy) == len(legacy)
     assert not (cache / "http").exists()
     assert temp_files(cache) == []
+
+
+@pytest.mark.parametrize("failing", [1, 2], ids=["before-renames", "after-renames"])
+def test_migrate_syncfs_fails(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    legacy_cache: BuiltCache,
+    failing: int,
+) -> None:
+    """A write-back error reported by syncfs (the batch's one sync before its renames, or
+    the one after them): no legacy file is removed; the next run completes."""
+    cache = legacy_cache.path
+    legacy = {p: p.read_bytes() for p in (cache / "http").rglob("*") if p.is_file()}
+    calls = []
+
+    def sync_filesystem(path: Path) -> bool:
+        calls.append(path)
+        if len(calls) == failing:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return True
+
+    with monkeypatch.context() as patch:
+        patch.setattr(migrate, "sync_filesystem", sync_filesystem)
+        code, out, err = run(capsys, "migrate", "--cache-dir", str(cache))
+    assert code == 1
+    assert err.count("\n") == 1 and err.startswith("error: could not write "), err
+    assert "No space left on device" in err and "Traceback" not in out + err
+    assert {p: p.read_bytes() for p in legacy} == legacy  # every legacy file still there
+    moved = check_migrated_or_intact(cache, legacy)
+    assert moved == (0 if failing == 1 else len(legacy))
+    assert temp_files(cache) == []
+
+    code, out, err = run(capsys, "migrate", "--cache-dir", str(cache))
+    assert (code, err) == (0, "")
+    assert check_migrated_or_intact(cache, legacy) == len(legacy)
+    assert not (cache / "http").exists()
 
 
 # -- export ---------------------------------------------------------------------------------

@@ -504,46 +504,59 @@ def check_nothing_lost(cache: Path, bodies: dict[str, bytes], originals: dict[st
     return moved
 
 
-#: A migrate child that SIGKILLs itself just before its n-th call of one ``os`` function:
-#: a real kill -9 (nothing of ours runs after it), at points a timer rarely hits, such as
-#: between a temp file's fsync and its rename.
+#: A migrate child that SIGKILLs itself just before its n-th call of one ``os`` function
+#: (or of ``syncfs``, made through ctypes): a real kill -9 (nothing of ours runs after it),
+#: at points a timer rarely hits, such as between a batch's sync and its renames. Batches
+#: are small here so that every point is reached within a few entries.
 _KILLED_CHILD = """
 import os, signal, sys
 from pathlib import Path
-from pip_cache_plus.migrate import migrate
+from pip_cache_plus import migrate
 name, when = sys.argv[2], int(sys.argv[3])
-real, calls = getattr(os, name), [0]
+if sys.argv[4] == "fsync":  # as where there is no syncfs: an fsync per file and directory
+    migrate.sync_filesystem = lambda path: False
+module = migrate if name == "sync_filesystem" else os
+real, calls = getattr(module, name), [0]
 def kill_on_call(*args, **kwargs):
     calls[0] += 1
     if calls[0] == when:
         os.kill(os.getpid(), signal.SIGKILL)
     return real(*args, **kwargs)
-setattr(os, name, kill_on_call)
-migrate(Path(sys.argv[1]))
+setattr(module, name, kill_on_call)
+migrate.BATCH_ENTRIES = 8
+migrate.migrate(Path(sys.argv[1]))
 """
 KILL_POINTS = (
-    "open", "mkdir", "chmod", "copy_file_range", "fsync", "replace", "unlink", "write",
-    "ftruncate",
+    "open", "mkdir", "chmod", "copy_file_range", "replace", "unlink", "write", "ftruncate",
 )  # fmt: skip
+#: How each way of making writes durable is reached (the name a kill point patches).
+SYNC_POINTS = {"syncfs": "sync_filesystem", "fsync": "fsync"}
 
 
-def run_killed(cache: Path, point: str, when: int) -> None:
-    cmd = [sys.executable, "-c", _KILLED_CHILD, str(cache), point, str(when)]
+def run_killed(cache: Path, point: str, when: int, sync: str = "syncfs") -> None:
+    cmd = [sys.executable, "-c", _KILLED_CHILD, str(cache), point, str(when), sync]
     proc = subprocess.run(cmd, env=child_env(), capture_output=True, text=True, check=False)
     assert proc.returncode == -signal.SIGKILL, (point, when, proc.stderr)
 
 
-def test_kill_at_random_points_loses_nothing(fast_dir: Path) -> None:
+#: Calls per entry of the points made once per batch of 8 (the others: one or more).
+PER_ENTRY = {"ftruncate": 1 / 8, "sync_filesystem": 2 / 8}
+
+
+@pytest.mark.parametrize("sync", list(SYNC_POINTS))
+def test_kill_at_random_points_loses_nothing(fast_dir: Path, sync: str) -> None:
     cache = fast_dir / "cache"
     on_tmpfs = str(fast_dir).startswith("/dev/shm")
     bodies = make_legacy(cache, 2000 if on_tmpfs else 300, seed=5)
     originals = {url: entry_path(cache, url, "http").read_bytes() for url in bodies}
     rng = random.Random(6)
     moved_per_round, temp_seen = [], 0
-    points = [*KILL_POINTS, *rng.sample(KILL_POINTS, 3)]
+    kinds = [*KILL_POINTS, SYNC_POINTS[sync]]
+    points = [*kinds, *rng.sample(kinds, 3)]
     for point in points:
-        # Every entry makes at least one call of each: a round stops within 120 entries.
-        run_killed(cache, point, rng.randint(1, 120 if on_tmpfs else 20))
+        # A round stops within 120 entries (20 off tmpfs).
+        calls = int((120 if on_tmpfs else 20) * PER_ENTRY.get(point, 1))
+        run_killed(cache, point, rng.randint(1, max(calls, 1)), sync)
         moved_per_round.append(check_nothing_lost(cache, bodies, originals))
         temp_seen += len(list((cache / "http-v2").rglob("*.tmp")))
     assert moved_per_round[-1] > 0

@@ -8,14 +8,17 @@ swapped for a link to somewhere else must not make us delete there).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
+import functools
 import heapq
 import os
 import re
 import secrets
 import stat
+import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -28,12 +31,18 @@ except ImportError:  # Windows
 
 
 class CacheRoot:
-    """The cache directory; all destructive operations go through it."""
+    """The cache directory; all destructive operations go through it.
+
+    One is made per command run, under the lock. Directories found to be reached without a
+    link are remembered for its life (entries share all but their last levels: checking
+    each one again would be most of a big removal's time); one removed is forgotten.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         # The cache dir itself may be a link (pip allows that): resolve it once, here.
         self.real = Path(os.path.realpath(path))
+        self._checked: set[Path] = set()
 
     def relative(self, path: Path) -> Path:
         try:
@@ -46,12 +55,26 @@ class CacheRoot:
 
     def check_parent(self, path: Path) -> None:
         """Raise unless the directory holding ``path`` is reached without any link."""
-        rel = self.relative(path)
-        expected = self.real.joinpath(*rel.parts[:-1])
-        if Path(os.path.realpath(path.parent)) != expected:
+        self.relative(path)
+        if not self._reached_without_links(path.parent):
             raise UnsafePathError(
                 f"refusing to touch {path}: a directory on its way is a link out of place"
             )
+
+    def _reached_without_links(self, directory: Path) -> bool:
+        """Each part of ``directory`` below the cache dir is a directory, not a link:
+        what ``realpath`` would say, with one ``lstat`` per part not yet checked."""
+        if directory == self.path or directory in self._checked:
+            return True
+        if directory == directory.parent or not self._reached_without_links(directory.parent):
+            return False
+        try:
+            if not stat.S_ISDIR(os.lstat(directory).st_mode):
+                return False
+        except FileNotFoundError:
+            return True  # nothing there to follow; the operation itself will find it gone
+        self._checked.add(directory)
+        return True
 
     def unlink(self, path: Path) -> int:
         """Delete one file (or link, never its target). Returns bytes freed; 0 if gone."""
@@ -77,6 +100,7 @@ class CacheRoot:
             os.rmdir(path)
         except OSError:
             return False
+        self._checked.discard(path)
         return True
 
     def prune_empty_dirs(self, dirs: Iterable[Path], stop: Path) -> int:
@@ -325,7 +349,8 @@ class TempClaims(Protocol):
 def pip_temp_name(dest: Path) -> Path:
     """``<name><8 random chars>.tmp`` beside ``dest``: the name pip's ``adjacent_tmp_file``
     gives, so our leftovers and pip's look alike and one cleanup rule covers both."""
-    random = "".join(secrets.choice(_PIP_TMP_CHARS) for _ in range(8))
+    # One read of the system's randomness, not one per character (a syscall each).
+    random = "".join(_PIP_TMP_CHARS[b % len(_PIP_TMP_CHARS)] for b in secrets.token_bytes(8))
     return dest.with_name(f"{dest.name}{random}{TMP_SUFFIX}")
 
 
@@ -338,6 +363,19 @@ def pip_style_file(
 
     No directory fsync here: the caller syncs once after writing several files.
     """
+    with staged_file(dest, mode=mode, claims=claims) as (tmp, fp):
+        yield fp
+        fp.flush()
+        os.fsync(fp.fileno())
+        os.replace(tmp, dest)
+
+
+@contextlib.contextmanager
+def staged_file(
+    dest: Path, *, mode: int, claims: TempClaims | None = None
+) -> Iterator[tuple[Path, BinaryIO]]:
+    """A pip-named temp file beside ``dest`` with ``mode``, left in place for the caller
+    to fsync and rename (see :func:`sync_file`); removed if the block raises."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     while True:
         tmp = pip_temp_name(dest)
@@ -355,11 +393,46 @@ def pip_style_file(
                 os.chmod(fp.fileno(), mode)
             else:  # Windows: only the read-only bit means anything there
                 os.chmod(tmp, mode)
-            yield fp
-            fp.flush()
-            os.fsync(fp.fileno())
-        os.replace(tmp, dest)
+            yield tmp, fp
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def sync_filesystem(path: Path) -> bool:
+    """``syncfs(2)`` the filesystem holding ``path``: every file and rename on it durable
+    in one call. False where the call does not exist (then fsync each file instead);
+    raises ``OSError`` if it fails (a write-back error, since Linux 5.8)."""
+    syncfs = _syncfs()
+    if syncfs is None:
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if syncfs(fd) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code), str(path))
+    finally:
+        os.close(fd)
+    return True
+
+
+@functools.cache
+def _syncfs() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        function: Callable[[int], int] = libc.syncfs
+    except (OSError, AttributeError):  # a libc without it (musl before 1.1.?, very old glibc)
+        return None
+    return function
+
+
+def sync_file(path: Path) -> None:
+    """fsync a file written and closed earlier (opened for writing: Windows needs it)."""
+    fd = os.open(path, os.O_WRONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

