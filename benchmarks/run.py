@@ -7,7 +7,8 @@ wall time (median), CPU time and peak RSS (``ru_maxrss`` of that very child, fro
 
 - ``info`` vs ``pip cache info`` (same interpreter's pip); goal <= 0.5x.
 - ``list --format json`` vs the floor (``floor.py``: walk, stat every file, read every
-  metadata file); goal <= 2.0x. "first" runs on a fresh copy, "repeat" right after it.
+  metadata file); goal <= 2.0x. "first" runs on a fresh copy with no memo (the persistent
+  index of identified entries), "repeat" right after it, with the memo the first wrote.
 - ``remove <the project with most entries>`` and ``prune --older-than <1 year>``, each on
   a fresh copy, vs the same floor.
 - ``migrate`` of a legacy cache vs ``cp -r`` of its ``http/`` (throughput); goal >= 0.7x.
@@ -136,7 +137,8 @@ def measure(argv: Sequence[str], env: dict[str, str], stdout: Path | None = None
 
 
 def child_env(python: str) -> dict[str, str]:
-    """No pip config, no PIP_* (the index is PyPI's), and our package importable."""
+    """No pip config, no PIP_* (the index is PyPI's), and our package importable.
+    (``main`` adds a memo directory of the run's own.)"""
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("PIP_")}
     env.pop("PYTHONPATH", None)
     env.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
@@ -218,7 +220,14 @@ def build_cases(
     fresh = scratch / "copy"
     py = setup.python
     original: Callable[[], Path] = lambda: cache  # noqa: E731
-    copy: Callable[[], Path] = lambda: link_copy(cache, fresh)  # noqa: E731
+    memo = Path(setup.env["PIP_CACHE_PLUS_MEMO_DIR"])
+
+    def copy() -> Path:
+        # A fresh copy is what a first run sees: no memo of an earlier round (the copy's
+        # files have the original's sizes and mtimes, so an old memo would match).
+        remove_tree(memo)
+        return link_copy(cache, fresh)
+
     cases = [
         Case("floor", lambda c: [py, str(HERE / "floor.py"), str(c)], original),
         Case(
@@ -517,6 +526,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     env = child_env(args.python)
     with workdir(args.workdir, args.keep) as root:
+        # The persistent index (memo) of our runs lives here, emptied with every fresh copy.
+        env["PIP_CACHE_PLUS_MEMO_DIR"] = str(root / "scratch" / "memo")
         setup = Setup(args.python, env, root, args.rounds, commands(args.python, env))
         header = machine(setup)
         print("\n".join(header), flush=True)

@@ -170,11 +170,21 @@ def any_cache(request: pytest.FixtureRequest) -> BuiltCache:
     return cache
 
 
+@pytest.fixture(autouse=True)
+def own_memo_dir(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every test (and every child it starts) remembers answers in its own memo directory,
+    never in this machine's user cache directory."""
+    path = tmp_path_factory.mktemp("memo")
+    monkeypatch.setenv("PIP_CACHE_PLUS_MEMO_DIR", str(path))
+    return path
+
+
 @pytest.fixture
 def isolated_pip_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No ``PIP_*`` variable and no pip config file of this machine reaches the code."""
+    """No ``PIP_*`` variable and no pip config file of this machine reaches the code
+    (ours, ``PIP_CACHE_PLUS_*``, stay: see :func:`own_memo_dir`)."""
     for name in list(os.environ):
-        if name.startswith("PIP_"):
+        if name.startswith("PIP_") and not name.startswith("PIP_CACHE_PLUS_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
 

@@ -876,7 +876,8 @@ def scrubbed_env(tag: str | None = None, base: Mapping[str, str] | None = None) 
     env = {
         k: v
         for k, v in source.items()
-        if not k.upper().startswith("PIP_") and k.upper() not in _DROP_ENV
+        if (not k.upper().startswith("PIP_") or k.upper().startswith("PIP_CACHE_PLUS_"))
+        and k.upper() not in _DROP_ENV
     }
     env["PIP_CONFIG_FILE"] = os.devnull
     if tag is not None:

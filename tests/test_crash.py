@@ -116,9 +116,14 @@ for line in sys.stdin:
 
 class Zygote:
     def __init__(self, logs: Path) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("PIP_") or k.startswith("PIP_CACHE_PLUS_")
+        }
         env["PIP_CONFIG_FILE"] = os.devnull
         env["PIP_INDEX_URL"] = INDEX_URL  # the generator's pages are PyPI's
+        env["PIP_CACHE_PLUS_MEMO_DIR"] = str(logs / "memo")  # made before any test's own
         env["PYTHONPATH"] = str(SRC)
         self.logs = logs
         self.proc = subprocess.Popen(

@@ -23,7 +23,7 @@ MARKER_NAME = "pwned-by-pickle"
 @pytest.fixture(autouse=True)
 def _no_pip_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(os.environ):
-        if name.startswith("PIP_"):
+        if name.startswith("PIP_") and not name.startswith("PIP_CACHE_PLUS_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
 

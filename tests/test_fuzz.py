@@ -61,7 +61,7 @@ def _index_config(index_server: IndexServer) -> Iterator[None]:
     """Like a user whose pip is configured for this index; nothing else leaks in."""
     with pytest.MonkeyPatch.context() as mp:
         for name in list(os.environ):
-            if name.startswith("PIP_"):
+            if name.startswith("PIP_") and not name.startswith("PIP_CACHE_PLUS_"):
                 mp.delenv(name)
         mp.setenv("PIP_CONFIG_FILE", os.devnull)
         mp.setenv("PIP_INDEX_URL", index_server.index_url)

@@ -340,14 +340,14 @@ def watching(
         watch.check_dir(path)
         return real_scandir(path)
 
-    monkeypatch.setattr(os, "open", os_open)
-    monkeypatch.setattr(builtins, "open", io_open)
-    monkeypatch.setattr(io, "open", io_open)
-    monkeypatch.setattr(os, "scandir", scandir)
-    try:
+    # A context of its own: undoing the whole monkeypatch would also undo the test's
+    # isolation (its PIP_* scrub and memo directory) for the commands run after this one.
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "open", os_open)
+        patch.setattr(builtins, "open", io_open)
+        patch.setattr(io, "open", io_open)
+        patch.setattr(os, "scandir", scandir)
         yield watch
-    finally:
-        monkeypatch.undo()
 
 
 # -- the commands -----------------------------------------------------------------------------

@@ -53,7 +53,7 @@ FILE_HEADERS = {
 def _no_pip_config(monkeypatch: pytest.MonkeyPatch) -> None:
     """No PIP_* variable or config file of the machine leaks in."""
     for name in list(os.environ):
-        if name.startswith("PIP_"):
+        if name.startswith("PIP_") and not name.startswith("PIP_CACHE_PLUS_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
 

@@ -36,6 +36,13 @@ def test_dump_is_json_dump_indent_2(data: object) -> None:
     assert _fast(data) == _reference(data)
 
 
+def test_dump_writes_an_iterator_as_a_list() -> None:
+    entries = [{"a": 1}, {"b": [2, None]}]
+    assert _fast({"entries": iter(entries), "none": iter([])}) == _reference(
+        {"entries": entries, "none": []}
+    )
+
+
 def test_dump_of_a_listing_shape() -> None:
     entry = {"source": "http-v2", "kind": "wheel", "url": None, "size": 5, "path": 'a"\\b\n'}
     data = {"version": 1, "entries": [entry, dict(entry, size=6)], "empty": [], "none": {}}

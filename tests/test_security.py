@@ -303,7 +303,11 @@ def _other_user() -> list[str] | None:
 
 
 def run_as_other(prefix: list[str], *argv: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PIP_") or k.startswith("PIP_CACHE_PLUS_")
+    }
     env.update(
         PYTHONPATH=str(SRC),
         PIP_CONFIG_FILE=os.devnull,

@@ -38,9 +38,18 @@ class CacheInfo:
 class Cache:
     """pip's cache directory. Reading never changes it; ``remove``/``purge`` take a lock."""
 
-    def __init__(self, path: Path | str, *, index_urls: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        index_urls: Sequence[str] | None = None,
+        memo_dir: Path | None = None,
+    ) -> None:
+        """``memo_dir``: where answers are remembered between runs (see :mod:`.memo`);
+        None: identify every entry from its files each time."""
         self.path = Path(path)
         self._index_urls = list(index_urls) if index_urls is not None else None
+        self.memo_dir = memo_dir
 
     @classmethod
     def locate(
@@ -49,11 +58,16 @@ class Cache:
         *,
         no_cache_dir: bool = False,
         environ: Mapping[str, str] | None = None,
+        memo: bool = False,
     ) -> Cache:
-        """The cache pip would use, by pip's rules (``--cache-dir``, env, config, default)."""
+        """The cache pip would use, by pip's rules (``--cache-dir``, env, config, default);
+        ``memo``: with the default memo directory (``$PIP_CACHE_PLUS_MEMO_DIR``...)."""
         from .locate import find_cache
+        from .memo import default_dir
 
-        return cls(find_cache(cache_dir, no_cache_dir=no_cache_dir, environ=environ).path)
+        found = find_cache(cache_dir, no_cache_dir=no_cache_dir, environ=environ)
+        memo_dir = default_dir(os.environ if environ is None else environ) if memo else None
+        return cls(found.path, memo_dir=memo_dir)
 
     @property
     def index_urls(self) -> list[str]:
@@ -71,9 +85,15 @@ class Cache:
     def entries(self, sources: Iterable[Source] = SOURCES) -> Iterator[CacheEntry]:
         """Every entry, identified (kind, project, version, filename, URL)."""
         from .identify import identify_all
+        from .memo import Memo
 
+        sources = tuple(sources)
+        memo = None
+        if self.memo_dir is not None:
+            walked = [self.path / SOURCE_DIRS[s] for s in sources]
+            memo = Memo.load(self.memo_dir, self.path, walked)
         # pip's configuration is read only if a page is not PyPI's: it is slow to load.
-        return identify_all(self.walk(sources), lambda: self.index_urls)
+        return identify_all(self.walk(sources), lambda: self.index_urls, memo)
 
     def info(self) -> CacheInfo:
         found: dict[Source, SourceInfo] = {}

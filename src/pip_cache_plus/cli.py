@@ -412,7 +412,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     parser = build_parser(prog)
     args = parser.parse_args(argv)
     try:
-        cache = Cache.locate(args.cache_dir, no_cache_dir=args.no_cache_dir)
+        cache = Cache.locate(args.cache_dir, no_cache_dir=args.no_cache_dir, memo=True)
         if cache.path.exists() and not cache.path.is_dir():
             raise PipCachePlusError(f"the cache dir {cache.path} is not a directory")
         handler: Handler = args.handler

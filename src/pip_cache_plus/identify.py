@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from packaging.utils import canonicalize_name
 
@@ -19,6 +19,7 @@ from . import simple, sniff
 from .compat import PYPI_SIMPLE_URL
 from .errors import CacheFormatError, unreadable
 from .fsio import read_all
+from .memo import Memo, remembered
 from .model import CacheEntry, RawEntry, invalid
 from .names import classify
 from .records import key_digest
@@ -89,29 +90,103 @@ class _Recovered:
 IndexUrls = Sequence[str] | Callable[[], Sequence[str]]
 
 
-def identify_all(raws: Iterable[RawEntry], index_urls: IndexUrls) -> Iterator[CacheEntry]:
+def identify_all(
+    raws: Iterable[RawEntry], index_urls: IndexUrls, memo: Memo | None = None
+) -> Iterator[CacheEntry]:
     """Identify every entry; yields them in the order given.
 
     ``index_urls`` (or a function that gives them: reading pip's configuration is slow)
     are where pages may come from besides PyPI; asked for only when a page is not PyPI's.
+    With a ``memo``, unchanged entries are not read again; the answers are the same as
+    without one, and the memo is updated once every entry has been yielded.
     """
     pending: list[tuple[RawEntry, _Head | CacheEntry]] = []
-    pages: list[tuple[str, _Head]] = []
+    known: set[int] = set()  # ids of the answers that come from the memo
     keys: set[str] = set()
     for raw in raws:
-        first = _first_pass(raw)
+        hit = memo.lookup(raw) if memo is not None else None
+        first = _first_pass(raw) if hit is None else hit
+        if hit is not None:
+            known.add(id(hit))
         pending.append((raw, first))
-        if isinstance(first, _Head):
-            assert raw.key is not None
+        if raw.key is not None and (isinstance(first, _Head) or id(first) in known):
             keys.add(raw.key)
-            if first.is_page:
-                pages.append((raw.key, first))
+    answers = _answers(pending, known, keys, index_urls, memo)
+    if memo is None:
+        yield from answers
+        return
+    done = []
+    for entry in answers:
+        done.append(entry)
+        yield entry
+    keep = [e for e in done if remembered(e)]
+    if len(keep) != len(known) or len(keep) != memo.size() or not all(id(e) in known for e in keep):
+        memo.save(keep)  # something is new, changed or gone
+
+
+def _answers(
+    pending: list[tuple[RawEntry, _Head | CacheEntry]],
+    known: set[int],
+    keys: set[str],
+    index_urls: IndexUrls,
+    memo: Memo | None,
+) -> Iterator[CacheEntry]:
+    if not _needs_pages(pending, memo):
+        yield from (first for _, first in pending if isinstance(first, CacheEntry))
+        return
+    # A new or changed entry, or a page gone: the URLs pages give may change any answer,
+    # so every page is read again and remembered answers are checked against them.
+    pending = [(raw, _reread_page(raw, first, known)) for raw, first in pending]
+    pages = [(r.key, f) for r, f in pending if isinstance(f, _Head) and f.is_page and r.key]
     recovered = recover(pages, _Candidates(index_urls), keys)
     for raw, first in pending:
-        if isinstance(first, CacheEntry):
-            yield first
-        else:
+        if isinstance(first, _Head):
             yield _identify_http(raw, first, recovered)
+        elif id(first) in known and first.kind != "invalid":
+            yield _recheck(raw, first, recovered)
+        else:
+            yield first
+
+
+def _needs_pages(pending: list[tuple[RawEntry, _Head | CacheEntry]], memo: Memo | None) -> bool:
+    pages_now = set()
+    for raw, first in pending:
+        if isinstance(first, _Head):
+            return True  # not remembered: read now
+        if first.kind == "index":
+            pages_now.add(raw.where)
+    return memo is None or not memo.pages() <= pages_now
+
+
+def _reread_page(raw: RawEntry, first: _Head | CacheEntry, known: set[int]) -> _Head | CacheEntry:
+    if isinstance(first, CacheEntry) and id(first) in known and first.kind == "index":
+        return _first_pass(raw)
+    return first
+
+
+def _recheck(raw: RawEntry, known: CacheEntry, recovered: _Recovered) -> CacheEntry:
+    """A remembered answer, as :func:`_identify_http` would give it with these pages."""
+    assert raw.key is not None
+    url = recovered.urls.get(raw.key)
+    if url is None:
+        if known.url is None:
+            return known  # named by its content then, and still
+        return _identify_again(raw)  # its page is gone: by content, as a fresh run would
+    named = classify(url_filename(url))
+    if named is None:
+        return replace(known, url=redact(url))  # the URL names nothing: content, as before
+    sha256 = recovered.hashes.get(raw.key)
+    return CacheEntry(
+        raw, named.kind, named.project, named.version, named.filename, redact(url),
+        known.stored, sha256=sha256,
+    )  # fmt: skip
+
+
+def _identify_again(raw: RawEntry) -> CacheEntry:
+    first = _first_pass(raw)
+    if isinstance(first, CacheEntry):
+        return first
+    return _identify_http(raw, first, _Recovered({}, {}, {}))
 
 
 def _first_pass(raw: RawEntry) -> _Head | CacheEntry:

@@ -47,31 +47,42 @@ def dump(data: object, out: TextIO) -> None:
     ``indent`` makes the json module fall back to its pure-Python encoder, which is most of
     the time of ``list --format json`` on a big cache. Here every object of scalars (an
     entry) is one call to the C encoder, its separators carrying the indentation, and each
-    entry is written as it is encoded.
+    entry is written as it is encoded. An iterator is written as a list, as it yields: the
+    entries of a listing are never all in memory as JSON objects at once.
     """
     for chunk in _encode(data, ""):
         out.write(chunk)
     out.write("\n")
 
 
+def _flat(value: dict[object, object], indent: str) -> str:
+    """An object of scalars: one C-encoder call, the separators carrying the indentation."""
+    inner = indent + _INDENT
+    flat = json.dumps(value, separators=(",\n" + inner, ": "))
+    return f"{{\n{inner}{flat[1:-1]}\n{indent}}}"
+
+
 def _encode(value: object, indent: str) -> Iterator[str]:
     inner = indent + _INDENT
     if isinstance(value, dict) and value:
         if all(isinstance(v, _SCALARS) for v in value.values()):
-            flat = json.dumps(value, separators=(",\n" + inner, ": "))
-            yield f"{{\n{inner}{flat[1:-1]}\n{indent}}}"
+            yield _flat(value, indent)
             return
         yield "{"
         for i, (key, item) in enumerate(value.items()):
             yield f"{',' if i else ''}\n{inner}{json.dumps(key)}: "
             yield from _encode(item, inner)
         yield f"\n{indent}}}"
-    elif isinstance(value, (list, tuple)) and value:
-        yield "["
-        for i, item in enumerate(value):
-            yield f"{',' if i else ''}\n{inner}"
-            yield from _encode(item, inner)
-        yield f"\n{indent}]"
+    elif isinstance(value, (list, tuple, Iterator)):
+        opened = False
+        for item in value:
+            yield f",\n{inner}" if opened else f"[\n{inner}"
+            opened = True
+            if type(item) is dict and item and all(isinstance(v, _SCALARS) for v in item.values()):
+                yield _flat(item, inner)  # an entry: no generator per item
+            else:
+                yield from _encode(item, inner)
+        yield f"\n{indent}]" if opened else "[]"
     else:
         yield json.dumps(value)
 

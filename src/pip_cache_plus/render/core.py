@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO, TypedDict
+from typing import TYPE_CHECKING, TextIO, TypedDict, cast
 
 from ..model import Source
 from .common import (
@@ -108,7 +108,8 @@ def render_list(entries: Sequence[CacheEntry], cache_dir: Path, fmt: Format, out
         data: ListJSON = {
             "version": SCHEMA_VERSION,
             "cache_dir": str(cache_dir),
-            "entries": [entry_json(e) for e in ordered],
+            # Written as produced (see dump): no list of every entry's JSON object.
+            "entries": cast("list[EntryJSON]", map(entry_json, ordered)),
         }
         dump(data, out)
     elif fmt == "abspath":
