@@ -35,10 +35,13 @@ STEPS = (
     ("    msgpack unpack", "records.py:_unpack"),
     ("  recover URLs from pages (identify.recover)", "identify.py:recover"),
     ("    decode page body (gzip)", "sniff.py:decode_body"),
-    ("    parse page JSON/HTML (simple.parse_index_page)", "simple.py:parse_index_page"),
+    ("    parse page JSON/HTML (simple.load_page)", "simple.py:load_page"),
+    ("    resolve file links (simple._json_files)", "simple.py:_json_files"),
     ("    hash candidate URLs (records.key_digest)", "records.py:key_digest"),
     ("  sniff bodies (identify._sniff)", "identify.py:_sniff"),
-    ("  Date header (responses.date_header)", "responses.py:date_header"),
+    ("  Date header (responses.parse_http_date)", "responses.py:parse_http_date"),
+    ("  memo: load (memo.Memo.load)", "memo.py:load"),
+    ("  memo: save (memo.Memo.save)", "memo.py:save"),
     ("info (cache.info)", "cache.py:info"),
     ("filter (filters.Filter.select)", "filters.py:select"),
     ("render (render_list)", ":render_list"),
@@ -144,8 +147,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--command", choices=("list", "info"), default="list")
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--python", default=sys.executable)
+    parser.add_argument(
+        "--memo",
+        metavar="DIR",
+        default="",
+        help="profile with the memo in DIR (run once first to fill it: a repeat run); "
+        "default: no memo, a first run",
+    )
     args = parser.parse_args(argv)
     env = child_env(args.python)
+    env["PIP_CACHE_PLUS_MEMO_DIR"] = args.memo
     parts = [
         import_times(args.python, env, args.cache, args.command),
         cprofile(args.python, env, args.cache, args.command, args.top),

@@ -120,7 +120,7 @@ def identify_all(
         done.append(entry)
         yield entry
     keep = [e for e in done if remembered(e)]
-    if len(keep) != len(known) or len(keep) != memo.size() or not all(id(e) in known for e in keep):
+    if memo.size() != len(keep) or any(id(e) not in known for e in keep):
         memo.save(keep)  # something is new, changed or gone
 
 

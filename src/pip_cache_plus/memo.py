@@ -24,6 +24,7 @@ import os
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -97,11 +98,10 @@ class Memo:
     def save(self, entries: Iterable[CacheEntry]) -> None:
         """Remember ``entries``, in place of every record of the walked directories;
         quietly skipped if that fails: the memo only saves time."""
-        records = {p: r for p, r in self.records.items() if not p.startswith(self.scope)}
-        records.update((e.raw.where, _record(e)) for e in entries)
-        data = {"format": FORMAT, "cache_dir": self.cache_dir, "entries": records}
+        kept = ((p, r) for p, r in self.records.items() if not p.startswith(self.scope))
+        records = chain(kept, ((e.raw.where, _record(e)) for e in entries))
         with contextlib.suppress(OSError):
-            _write(self.file, json.dumps(data, separators=(",", ":")).encode())
+            _write(self.file, self.cache_dir, records)
 
 
 def remembered(entry: CacheEntry) -> bool:
@@ -158,14 +158,19 @@ def _valid(record: object) -> bool:
     return False
 
 
-def _write(file: Path, data: bytes) -> None:
+def _write(file: Path, cache_dir: str, records: Iterable[tuple[str, list[Any]]]) -> None:
+    """The memo file, written record by record (never the whole text in memory)."""
     file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+    dumps = json.JSONEncoder(separators=(",", ":")).encode
     try:
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
         fd = os.open(tmp, flags, 0o600)
-        with os.fdopen(fd, "wb") as fp:
-            fp.write(data)
+        with os.fdopen(fd, "w", encoding="utf-8") as fp:
+            fp.write(f'{{"format":{FORMAT},"cache_dir":{dumps(cache_dir)},"entries":{{')
+            for i, (path, record) in enumerate(records):
+                fp.write(f"{',' if i else ''}{dumps(path)}:{dumps(record)}")
+            fp.write("}}")
         os.replace(tmp, file)  # whole or not at all; no fsync: a lost memo costs one slow run
     finally:
         with contextlib.suppress(FileNotFoundError):
