@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pip_cache_plus import simple, urls
+from pip_cache_plus import identify, simple, urls
+from pip_cache_plus.records import key_digest
 from pip_cache_plus.responses import parse_http_date
 
 _HOSTS = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9.-]{0,20}(:[0-9]{1,5})?", fullmatch=True)
@@ -114,3 +115,48 @@ def test_http_date_shortcut_agrees_on_impossible_dates(value: str) -> None:
 )
 def test_http_date_forms(value: str) -> None:
     assert parse_http_date(value) == _email_date(value)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_URLS, st.booleans(), st.booleans(), st.booleans())
+def test_cached_in_agrees_with_the_keys(
+    url: str, has_metadata: bool, file_cached: bool, metadata_cached: bool
+) -> None:
+    url = url.partition("#")[0]  # pages give file URLs without their fragment
+    keys = {"0" * 56}
+    if file_cached:
+        keys.add(key_digest(_slow_cache_key(url)))
+    if metadata_cached:
+        keys.add(key_digest(_slow_cache_key(url + ".metadata")))
+    wanted = identify._cached_in(keys)
+    assert wanted(url, has_metadata) == (file_cached or (has_metadata and metadata_cached))
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        (
+            "application/vnd.pypi.simple.v1+json",
+            b'{"meta": {"api-version": "1.1"}, "name": "p", "files": ['
+            b'{"filename": "p-1.tar.gz", "url": "https://h/p-1.tar.gz", "hashes": {}},'
+            b'{"filename": "p-2.whl", "url": "https://h/p-2.whl", "hashes": {},'
+            b' "core-metadata": true}]}',
+        ),
+        (
+            "text/html",
+            b'<a href="https://h/p-1.tar.gz">p-1.tar.gz</a>'
+            b'<a href="https://h/p-2.whl" data-core-metadata="true">p-2.whl</a>',
+        ),
+    ],
+)
+def test_files_builds_only_the_wanted(content_type: str, body: bytes) -> None:
+    page = simple.load_page(body, content_type=content_type)
+    asked: list[tuple[str, bool]] = []
+
+    def wanted(url: str, has_metadata: bool) -> bool:
+        asked.append((url, has_metadata))
+        return has_metadata
+
+    assert [f.url for f in page.files("https://h/simple/p/", wanted)] == ["https://h/p-2.whl"]
+    assert asked == [("https://h/p-1.tar.gz", False), ("https://h/p-2.whl", True)]
+    assert len(list(page.files("https://h/simple/p/"))) == 2

@@ -83,6 +83,9 @@ def test_a_changed_entry_is_read_again(
     reads = Reads(monkeypatch)
     after = listing(capsys, cache)
     assert meta.as_posix() in reads.paths
+    reads = Reads(monkeypatch)  # the memo was saved again, whole: nothing read now
+    assert listing(capsys, cache) == after
+    assert reads.paths == []
     assert after == fresh(capsys, cache, monkeypatch)
 
 

@@ -9,7 +9,9 @@ PyPI's ``x-pypi-file-*`` headers are only a last hint.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import sys
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
@@ -58,11 +60,11 @@ class _Head:
         package_type, project = get("x-pypi-file-package-type"), get("x-pypi-file-project")
         hints = None
         if package_type is not None and project is not None:
-            hints = (package_type, project, get("x-pypi-file-version"))
+            hints = (sys.intern(package_type), sys.intern(project), get("x-pypi-file-version"))
         return cls(
             read.response.status,
-            get("content-type"),
-            get("content-encoding"),
+            _shared(get("content-type")),
+            _shared(get("content-encoding")),
             parse_http_date(get("date")),
             hints,
             read.body,
@@ -72,6 +74,12 @@ class _Head:
     def is_page(self) -> bool:
         ctype = (self.content_type or "").lower()
         return self.status == 200 and any(m in ctype for m in _PAGE_MEDIA)
+
+
+def _shared(value: str | None) -> str | None:
+    """One string object for values many entries repeat (every head is held until the
+    pages are read: tens of thousands of copies of a few content types add up)."""
+    return sys.intern(value) if isinstance(value, str) else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,17 +109,19 @@ def identify_all(
     without one, and the memo is updated once every entry has been yielded.
     """
     pending: list[tuple[RawEntry, _Head | CacheEntry]] = []
-    known: set[int] = set()  # ids of the answers that come from the memo
+    # The answers that come from the memo, by id (held here, so no id is reused).
+    known: dict[int, CacheEntry] = {}
     keys: set[str] = set()
     for raw in raws:
         hit = memo.lookup(raw) if memo is not None else None
         first = _first_pass(raw) if hit is None else hit
         if hit is not None:
-            known.add(id(hit))
+            known[id(hit)] = hit
         pending.append((raw, first))
         if raw.key is not None and (isinstance(first, _Head) or id(first) in known):
             keys.add(raw.key)
     answers = _answers(pending, known, keys, index_urls, memo)
+    del pending  # _answers lets go of each head once answered
     if memo is None:
         yield from answers
         return
@@ -126,7 +136,7 @@ def identify_all(
 
 def _answers(
     pending: list[tuple[RawEntry, _Head | CacheEntry]],
-    known: set[int],
+    known: dict[int, CacheEntry],
     keys: set[str],
     index_urls: IndexUrls,
     memo: Memo | None,
@@ -139,7 +149,10 @@ def _answers(
     pending = [(raw, _reread_page(raw, first, known)) for raw, first in pending]
     pages = [(r.key, f) for r, f in pending if isinstance(f, _Head) and f.is_page and r.key]
     recovered = recover(pages, _Candidates(index_urls), keys)
-    for raw, first in pending:
+    del pages
+    pending.reverse()  # popped from the end, so each head is freed once answered
+    while pending:
+        raw, first = pending.pop()
         if isinstance(first, _Head):
             yield _identify_http(raw, first, recovered)
         elif id(first) in known and first.kind != "invalid":
@@ -158,7 +171,9 @@ def _needs_pages(pending: list[tuple[RawEntry, _Head | CacheEntry]], memo: Memo 
     return memo is None or not memo.pages() <= pages_now
 
 
-def _reread_page(raw: RawEntry, first: _Head | CacheEntry, known: set[int]) -> _Head | CacheEntry:
+def _reread_page(
+    raw: RawEntry, first: _Head | CacheEntry, known: dict[int, CacheEntry]
+) -> _Head | CacheEntry:
     if isinstance(first, CacheEntry) and id(first) in known and first.kind == "index":
         return _first_pass(raw)
     return first
@@ -228,6 +243,7 @@ def recover(
     urls: dict[str, str] = {}
     found: dict[str, _Page] = {}
     hashes: dict[str, str] = {}
+    wanted = _cached_in(keys)
     for key, head in pages:
         page = _read_page(head)
         if page is None:
@@ -236,7 +252,7 @@ def recover(
         found[key] = _Page(page.project, page_url)
         if page_url is not None:
             urls[key] = page_url
-        for file in page.files(page_url):
+        for file in page.files(page_url, wanted):
             file_key = key_digest(cache_key(file.url))
             if file_key in keys:
                 urls.setdefault(file_key, file.url)
@@ -248,6 +264,28 @@ def recover(
             if metadata_key in keys:
                 urls.setdefault(metadata_key, file.url + ".metadata")
     return _Recovered(urls, found, hashes)
+
+
+def _cached_in(keys: Collection[str]) -> simple.Wanted:
+    """Whether a listed file, or its ``.metadata``, is among the entry ``keys``.
+
+    The same test as :func:`recover` makes, inlined: it runs on every file every page
+    lists (~6 for each cached one on PyPI-like pages), and skips ``cache_key`` of the
+    ``.metadata`` URL when the file's own key needed no change.
+    """
+    sha224 = hashlib.sha224
+
+    def wanted(url: str, has_metadata: bool) -> bool:
+        key = cache_key(url)
+        if sha224(key.encode()).hexdigest() in keys:
+            return True
+        if not has_metadata:
+            return False
+        # A plain key (its own URL) stays plain with a suffix; anything else is redone.
+        metadata_key = key + ".metadata" if key == url else cache_key(url + ".metadata")
+        return sha224(metadata_key.encode()).hexdigest() in keys
+
+    return wanted
 
 
 def _read_page(head: _Head) -> simple.LoadedPage | None:

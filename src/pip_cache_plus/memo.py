@@ -64,6 +64,8 @@ class Memo:
     cache_dir: str
     records: dict[str, list[Any]]  # metadata path -> [signature, answer...]
     scope: tuple[str, ...]  # path prefixes of the directories walked this run
+    in_scope: int  # records of the walked directories, as loaded
+    page_paths: frozenset[str]  # of those, the index pages
 
     @classmethod
     def load(cls, directory: Path, cache_dir: Path, walked: Iterable[Path]) -> Memo:
@@ -73,27 +75,27 @@ class Memo:
         name = hashlib.sha256(os.fsencode(real)).hexdigest()[:32]
         file = directory / f"{name}.json"
         scope = tuple(os.path.join(path, "") for path in walked)
-        return cls(file, real, _read(file, real), scope)
+        records = _read(file, real)
+        mine = [path for path in records if path.startswith(scope)]
+        pages = frozenset(path for path in mine if records[path][1] == "index")
+        return cls(file, real, records, scope, len(mine), pages)
 
     def lookup(self, raw: RawEntry) -> CacheEntry | None:
-        """The remembered answer for ``raw``, if its files are as they were."""
-        record = self.records.get(raw.where)
+        """The remembered answer for ``raw``, if its files are as they were. Asked once
+        per entry: the record is dropped (a save writes the answers, not the records)."""
+        record = self.records.pop(raw.where, None)
         if record is None or record[0] != _signature(raw):
             return None
         kind, project, version, filename, url, stored, problem, sha256 = record[1:]
         return CacheEntry(raw, kind, project, version, filename, url, stored, problem, sha256)
 
-    def pages(self) -> set[str]:
+    def pages(self) -> frozenset[str]:
         """Metadata paths of the index pages remembered in the walked directories."""
-        return {
-            path
-            for path, record in self.records.items()
-            if record[1] == "index" and path.startswith(self.scope)
-        }
+        return self.page_paths
 
     def size(self) -> int:
         """Records of the walked directories."""
-        return sum(1 for path in self.records if path.startswith(self.scope))
+        return self.in_scope
 
     def save(self, entries: Iterable[CacheEntry]) -> None:
         """Remember ``entries``, in place of every record of the walked directories;
@@ -131,7 +133,10 @@ def _record(entry: CacheEntry) -> list[Any]:
 def _read(file: Path, cache_dir: str) -> dict[str, list[Any]]:
     try:
         with open(file, "rb") as fp:
-            data = json.loads(fp.read(_MAX_SIZE))
+            # Not fp.read(_MAX_SIZE): that allocates _MAX_SIZE bytes up front.
+            if os.fstat(fp.fileno()).st_size > _MAX_SIZE:
+                return {}
+            data = json.loads(fp.read())
     except (OSError, ValueError, RecursionError):
         return {}
     match data:

@@ -12,7 +12,7 @@ import codecs
 import json
 import posixpath
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
@@ -34,6 +34,8 @@ _SHA256_RE = re.compile(r"[0-9a-fA-F]{64}")
 _RESERVED_RE = re.compile(r"(@|%2F)", re.IGNORECASE)  # pip keeps these as they are
 #: An absolute URL that resolving and pip's quoting leave as it is: only characters
 #: ``quote`` never touches in the path, no query, no user info.
+# Whether a file is worth building: given its URL and whether it advertises metadata.
+Wanted = Callable[[str, bool], bool]
 _PLAIN_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?/[A-Za-z0-9_.~/-]*(?:#[!-~]*)?")
 
 
@@ -76,10 +78,13 @@ class LoadedPage:
         self._parser = parser
         self.project = parser.project() if parser is not None else _json_project(document)
 
-    def files(self, page_url: str | None) -> Iterator[IndexFile]:
+    def files(self, page_url: str | None, wanted: Wanted | None = None) -> Iterator[IndexFile]:
+        """The page's files; with ``wanted``, only those it accepts (given the URL and
+        whether metadata is advertised): a page lists far more files than anyone caches,
+        and the rest are not worth building."""
         if self._parser is not None:
-            return _html_files(self._parser, page_url)
-        return _json_files(self._document, page_url)
+            return _html_files(self._parser, page_url, wanted)
+        return _json_files(self._document, page_url, wanted)
 
 
 def load_page(data: bytes, *, content_type: str | None) -> LoadedPage:
@@ -150,7 +155,7 @@ def _json_project(document: Any) -> str | None:
             raise CacheFormatError("the JSON body is not a PEP 691 simple-index page")
 
 
-def _json_files(document: Any, page_url: str | None) -> Iterator[IndexFile]:
+def _json_files(document: Any, page_url: str | None, wanted: Wanted | None) -> Iterator[IndexFile]:
     items = document.get("files", ())  # a root index lists projects, not files
     for item in items:
         # Plain lookups, not a mapping pattern: pages list up to thousands of files.
@@ -162,13 +167,16 @@ def _json_files(document: Any, page_url: str | None) -> Iterator[IndexFile]:
         resolved = _resolve(page_url, href)
         if resolved is None:
             continue
-        url, fragment_hash = resolved
-        hashes = item.get("hashes")
-        sha256 = _sha256(hashes.get("sha256")) if isinstance(hashes, dict) else None
+        url, fragment = resolved
         metadata = item.get("core-metadata")
         if metadata is None:
             metadata = item.get("dist-info-metadata")
-        yield IndexFile(url, filename, sha256 or fragment_hash, _has_metadata(metadata))
+        has_metadata = _has_metadata(metadata)
+        if wanted is not None and not wanted(url, has_metadata):
+            continue
+        hashes = item.get("hashes")
+        sha256 = _sha256(hashes.get("sha256")) if isinstance(hashes, dict) else None
+        yield IndexFile(url, filename, sha256 or _fragment_sha256(fragment), has_metadata)
 
 
 # --- HTML (PEP 503) --------------------------------------------------------------------
@@ -248,7 +256,9 @@ def _strip_query(href: str) -> str:
     return href.split("#", 1)[0].split("?", 1)[0]
 
 
-def _html_files(parser: _PageParser, page_url: str | None) -> Iterator[IndexFile]:
+def _html_files(
+    parser: _PageParser, page_url: str | None, wanted: Wanted | None
+) -> Iterator[IndexFile]:
     base = page_url
     if parser.base:
         resolved = _resolve(page_url, parser.base)
@@ -257,26 +267,28 @@ def _html_files(parser: _PageParser, page_url: str | None) -> Iterator[IndexFile
         resolved = _resolve(base, anchor["href"] or "")
         if resolved is None:
             continue
-        url, sha256 = resolved
+        url, fragment = resolved
         metadata = anchor.get("data-core-metadata")
         if metadata is None:
             metadata = anchor.get("data-dist-info-metadata")
-        yield IndexFile(url, _filename(url), sha256, _has_metadata(metadata))
+        has_metadata = _has_metadata(metadata)
+        if wanted is None or wanted(url, has_metadata):
+            yield IndexFile(url, _filename(url), _fragment_sha256(fragment), has_metadata)
 
 
 # --- links -----------------------------------------------------------------------------
 
 
-def _resolve(base: str | None, href: str) -> tuple[str, str | None] | None:
-    """(absolute URL without fragment, sha256 from the fragment); None if unresolvable."""
+def _resolve(base: str | None, href: str) -> tuple[str, str] | None:
+    """(absolute URL without fragment, the fragment); None if unresolvable."""
     if _PLAIN_URL.fullmatch(href):
         # Already absolute and quoted as pip quotes (PyPI's links): nothing to resolve.
         url, _, fragment = href.partition("#")
-        return url, _fragment_sha256(fragment)
+        return url, fragment
     return _resolve_any(base, href)
 
 
-def _resolve_any(base: str | None, href: str) -> tuple[str, str | None] | None:
+def _resolve_any(base: str | None, href: str) -> tuple[str, str] | None:
     """:func:`_resolve` the long way, for any link."""
     try:
         parts = urlparse(urljoin(base, href) if base else href)
@@ -286,7 +298,7 @@ def _resolve_any(base: str | None, href: str) -> tuple[str, str | None] | None:
         url = urlunparse(parts._replace(path=path, fragment=""))
     except ValueError:  # bad IPv6 netloc, unencodable characters
         return None
-    return url, _fragment_sha256(parts.fragment)
+    return url, parts.fragment
 
 
 def _fragment_sha256(fragment: str) -> str | None:

@@ -18,8 +18,6 @@ encoded: :func:`open_decoded` decodes it as a stream. A decoded stream cannot se
 from __future__ import annotations
 
 import bz2
-import email.parser
-import email.policy
 import errno
 import importlib
 import io
@@ -27,12 +25,10 @@ import lzma
 import re
 import struct
 import tarfile
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.message import Message
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, Protocol, cast
 
 from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
@@ -42,6 +38,8 @@ from .errors import CacheFormatError
 from .simple import IndexFile, IndexPage, identify_page, parse_index_page
 
 if TYPE_CHECKING:
+    from email.message import Message
+
     from _typeshed import WriteableBuffer
 
 __all__ = [
@@ -188,6 +186,8 @@ def spool(stream: BinaryIO, *, limit: int, in_memory: int = 8 << 20) -> BinaryIO
     Raises ``CacheFormatError`` if ``stream`` holds more than ``limit`` bytes. The caller
     closes the result.
     """
+    import tempfile  # here: most runs never spool
+
     out = tempfile.SpooledTemporaryFile(max_size=in_memory)  # noqa: SIM115 (returned)
     try:
         while chunk := stream.read(_CHUNK):
@@ -212,6 +212,10 @@ def _headers(data: bytes, *, truncated: bool) -> Message:
         text = text[: end + 1]
     elif truncated:
         text = text[: text.rfind("\n") + 1]
+    # Imported here: the email package costs ~10 ms, and most runs read no metadata text.
+    import email.parser
+    import email.policy
+
     return email.parser.HeaderParser(policy=email.policy.compat32).parsestr(text)
 
 
