@@ -358,9 +358,10 @@ def test_an_entry_pip_rewrites_while_we_remove_it_stays_whole(
     new_meta, new_body = meta.read_bytes(), body.read_bytes()
     real_unlink = fsops.CacheRoot.unlink
 
-    def unlink(self: fsops.CacheRoot, path: Path) -> int:
+    def unlink(self: fsops.CacheRoot, path: str | Path) -> int:
         freed = real_unlink(self, path)
-        if path == meta:  # what a pip does on its next miss: body first, then metadata
+        # What a pip does on its next miss: body first, then metadata.
+        if os.fspath(path) == str(meta):
             for target, data in ((body, new_body), (meta, new_meta)):
                 tmp = target.with_name(target.name + "abcdefgh.tmp")
                 tmp.write_bytes(data)

@@ -41,9 +41,17 @@ class Removal:
     changed: list[CacheEntry] = field(default_factory=list)  # rewritten by a pip meanwhile
 
 
-def remove_entries(cache_dir: Path, entries: Sequence[CacheEntry], *, dry_run: bool) -> Removal:
+def remove_entries(
+    cache_dir: Path,
+    entries: Sequence[CacheEntry],
+    *,
+    dry_run: bool,
+    root: CacheRoot | None = None,
+) -> Removal:
     """Delete every file of each entry, then the directories left empty; entries that
-    are (or hold) symbolic links are left alone and listed in ``kept``."""
+    are (or hold) symbolic links are left alone and listed in ``kept``. A caller that
+    removes entries one call at a time passes its ``root``, which remembers the
+    directories already checked."""
     result = Removal(dry_run=dry_run)
     for entry in entries:
         (result.kept if entry.raw.problem == PROBLEM_LINK else result.entries).append(entry)
@@ -53,7 +61,7 @@ def remove_entries(cache_dir: Path, entries: Sequence[CacheEntry], *, dry_run: b
         result.files = sum(len(r.files) for r in raws)
         result.bytes = sum(r.size for r in raws)
         return result
-    root = CacheRoot(cache_dir)
+    root = CacheRoot(cache_dir) if root is None else root
     touched = _delete_files(root, entries, result)
     if result.changed:
         changed = {id(e) for e in result.changed}
@@ -62,29 +70,30 @@ def remove_entries(cache_dir: Path, entries: Sequence[CacheEntry], *, dry_run: b
     return result
 
 
-def _delete_files(root: CacheRoot, entries: Iterable[CacheEntry], result: Removal) -> set[Path]:
-    touched: set[Path] = set()
+def _delete_files(root: CacheRoot, entries: Iterable[CacheEntry], result: Removal) -> set[str]:
+    """Directories (as strings, like every path here: see ``CacheRoot``) files left."""
+    touched: set[str] = set()
     for entry in entries:
         for stat in entry.raw.files:
-            if stat.path.is_dir() and not stat.path.is_symlink():
+            if os.path.isdir(stat.where) and not os.path.islink(stat.where):
                 continue  # an unreadable directory reported as an entry: nothing to unlink
             if _rewritten(stat):
                 result.changed.append(entry)
                 break  # a pip wrote it again: the rest of the entry is its new one
             try:
-                result.bytes += root.unlink(stat.path)
+                result.bytes += root.unlink(stat.where)
             except (UnsafePathError, OSError) as exc:
-                result.errors.append(f"{stat.path}: {_why(exc)}")
+                result.errors.append(f"{stat.where}: {_why(exc)}")
                 break  # keep the rest of this entry: a body without metadata is harmless
             result.files += 1
-            touched.add(stat.path.parent)
+            touched.add(os.path.dirname(stat.where))
     return touched
 
 
 def _rewritten(stat: FileStat) -> bool:
     """Was the file replaced or written since the walk saw it?"""
     try:
-        st = os.lstat(stat.path)
+        st = os.lstat(stat.where)
     except FileNotFoundError:
         return False  # gone already: nothing to protect
     return (st.st_size, st.st_mtime) != (stat.size, stat.mtime)
@@ -96,24 +105,24 @@ def _why(exc: Exception) -> str:
     return str(exc)
 
 
-def _cleanup(root: CacheRoot, cache_dir: Path, touched: set[Path]) -> int:
+def _cleanup(root: CacheRoot, cache_dir: Path, touched: set[str]) -> int:
     """Drop lone ``origin.json`` files whose wheels are gone, then empty directories."""
-    wheels = cache_dir / SOURCE_DIRS["wheels"]
+    wheels = os.path.join(cache_dir, SOURCE_DIRS["wheels"], "")
     for directory in touched:
-        if wheels in directory.parents and _only_origin_left(directory):
-            root.unlink(directory / ORIGIN_JSON)
+        if directory.startswith(wheels) and _only_origin_left(directory):
+            root.unlink(os.path.join(directory, ORIGIN_JSON))
     removed = 0
     for source in SOURCE_DIRS.values():
-        stop = cache_dir / source
-        removed += root.prune_empty_dirs((d for d in touched if stop in d.parents), stop)
+        removed += root.prune_empty_dirs(touched, cache_dir / source)  # those below it
     return removed
 
 
-def _only_origin_left(directory: Path) -> bool:
+def _only_origin_left(directory: str) -> bool:
     try:
-        names = [p.name for p in directory.iterdir()]
+        names = os.listdir(directory)
         # A link named origin.json is someone's, not a leftover of pip's.
-        return names == [ORIGIN_JSON] and not (directory / ORIGIN_JSON).is_symlink()
+        origin = os.path.join(directory, ORIGIN_JSON)
+        return names == [ORIGIN_JSON] and not os.path.islink(origin)
     except OSError:
         return False
 

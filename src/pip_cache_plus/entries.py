@@ -92,15 +92,18 @@ def _walk_tree(
         subdirs: list[tuple[str, tuple[str, ...]]] = []
         for child in children:
             try:
-                if child.is_symlink():
-                    found.links[child.name] = _stat(child)
-                elif child.is_dir(follow_symlinks=False):
+                # Directories first: the five levels of hex directories above each
+                # http entry hold little else (a link to a directory is no directory).
+                if child.is_dir(follow_symlinks=False):
                     subdirs.append((child.path, (*where, child.name)))
+                elif child.is_symlink():
+                    found.links[child.name] = _stat(child)
                 else:
                     found.files[child.name] = _stat(child)
             except FileNotFoundError:
                 continue  # removed while we looked (a running pip): not an entry any more
-        stack.append(found)
+        if found.files or found.links:
+            stack.append(found)
         stack.extend(reversed(subdirs))
 
 

@@ -42,31 +42,36 @@ class CacheRoot:
         self.path = path
         # The cache dir itself may be a link (pip allows that): resolve it once, here.
         self.real = Path(os.path.realpath(path))
-        self._checked: set[Path] = set()
+        # Paths are handled as strings: a removal or migration makes tens of thousands of
+        # these checks, and pathlib's parsing and comparisons were most of their cost.
+        self._top = os.fspath(path)
+        self._below = os.path.join(self._top, "")
+        self._checked: set[str] = set()
 
-    def relative(self, path: Path) -> Path:
-        try:
-            rel = path.relative_to(self.path)
-        except ValueError:
-            raise UnsafePathError(f"refusing to touch {path}: it is outside the cache") from None
-        if rel == Path() or ".." in rel.parts:
-            raise UnsafePathError(f"refusing to touch {path}: it is not inside the cache")
-        return rel
+    def _inside(self, where: str) -> None:
+        """Raise unless ``where`` is strictly inside the cache dir, with no ``..`` part."""
+        if not where.startswith(self._below):
+            raise UnsafePathError(f"refusing to touch {where}: it is outside the cache")
+        rel = where[len(self._below) :]
+        if not rel or ".." in rel.split(os.sep):
+            raise UnsafePathError(f"refusing to touch {where}: it is not inside the cache")
 
-    def check_parent(self, path: Path) -> None:
+    def check_parent(self, path: str | Path) -> None:
         """Raise unless the directory holding ``path`` is reached without any link."""
-        self.relative(path)
-        if not self._reached_without_links(path.parent):
+        where = os.fspath(path)
+        self._inside(where)
+        if not self._reached_without_links(os.path.dirname(where)):
             raise UnsafePathError(
-                f"refusing to touch {path}: a directory on its way is a link out of place"
+                f"refusing to touch {where}: a directory on its way is a link out of place"
             )
 
-    def _reached_without_links(self, directory: Path) -> bool:
+    def _reached_without_links(self, directory: str) -> bool:
         """Each part of ``directory`` below the cache dir is a directory, not a link:
         what ``realpath`` would say, with one ``lstat`` per part not yet checked."""
-        if directory == self.path or directory in self._checked:
+        if directory == self._top or directory in self._checked:
             return True
-        if directory == directory.parent or not self._reached_without_links(directory.parent):
+        parent = os.path.dirname(directory)
+        if parent == directory or not self._reached_without_links(parent):
             return False
         try:
             if not stat.S_ISDIR(os.lstat(directory).st_mode):
@@ -76,50 +81,54 @@ class CacheRoot:
         self._checked.add(directory)
         return True
 
-    def unlink(self, path: Path) -> int:
+    def unlink(self, path: str | Path) -> int:
         """Delete one file (or link, never its target). Returns bytes freed; 0 if gone."""
-        self.check_parent(path)
+        where = os.fspath(path)
+        self.check_parent(where)
         try:
-            st = os.lstat(path)
+            st = os.lstat(where)
         except FileNotFoundError:
             return 0  # someone (pip, another cleaner) removed it first
         if stat.S_ISDIR(st.st_mode):
-            raise UnsafePathError(f"refusing to delete {path}: it is a directory")
+            raise UnsafePathError(f"refusing to delete {where}: it is a directory")
         try:
-            os.unlink(path)
+            os.unlink(where)
         except FileNotFoundError:
             return 0
         return 0 if stat.S_ISLNK(st.st_mode) else st.st_size
 
-    def rmdir_if_empty(self, path: Path) -> bool:
+    def rmdir_if_empty(self, path: str | Path) -> bool:
         """Remove an empty directory inside the cache; False if not empty or gone."""
-        self.check_parent(path)
-        if os.path.islink(path):
+        where = os.fspath(path)
+        self.check_parent(where)
+        if os.path.islink(where):
             return False
         try:
-            os.rmdir(path)
+            os.rmdir(where)
         except OSError:
             return False
-        self._checked.discard(path)
+        self._checked.discard(where)
         return True
 
-    def prune_empty_dirs(self, dirs: Iterable[Path], stop: Path) -> int:
+    def prune_empty_dirs(self, dirs: Iterable[str | Path], stop: str | Path) -> int:
         """Remove the given directories and then their parents while empty, below ``stop``."""
+        below = os.path.join(os.fspath(stop), "")
         # Deepest first, so every child is handled before its parent is looked at.
-        heap = [(-len(d.parts), str(d), d) for d in set(dirs) if stop in d.parents]
+        found = {os.fspath(d) for d in dirs}
+        heap = [(-d.count(os.sep), d) for d in found if d.startswith(below)]
         heapq.heapify(heap)
-        seen: set[Path] = set()
+        seen: set[str] = set()
         removed = 0
         while heap:
-            _, _, directory = heapq.heappop(heap)
+            _, directory = heapq.heappop(heap)
             if directory in seen:
                 continue
             seen.add(directory)
             if self.rmdir_if_empty(directory):
                 removed += 1
-                parent = directory.parent
-                if stop in parent.parents:
-                    heapq.heappush(heap, (-len(parent.parts), str(parent), parent))
+                parent = os.path.dirname(directory)
+                if parent.startswith(below):
+                    heapq.heappush(heap, (-parent.count(os.sep), parent))
         return removed
 
 

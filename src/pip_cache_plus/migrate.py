@@ -243,8 +243,10 @@ class _Run:
         self.progress = progress
         self.journal = _Journal(cache_dir)
         self._mode: int | None = None
-        self._ready_dirs: set[Path] = set()
-        self._real_dirs: set[Path] = set()  # checked: directories, not links (or made by us)
+        # Directories as strings, as in CacheRoot: checked once per entry, pathlib's
+        # parsing and comparisons were a good part of a big migration's CPU time.
+        self._ready_dirs: set[str] = set()
+        self._real_dirs: set[str] = set()  # checked: directories, not links (or made by us)
         self._total = self._done = 0  # bytes of http/, and of the entries handled
         self._batch: list[_Staged] = []
         self._batch_bytes = 0
@@ -296,7 +298,7 @@ class _Run:
         top = self.cache_dir / LEGACY_DIR
         if top.is_symlink():
             return
-        dirs = [Path(dirpath) for dirpath, _, _ in os.walk(top)]
+        dirs = [dirpath for dirpath, _, _ in os.walk(top)]
         self.result.directories_removed += self.root.prune_empty_dirs(dirs, self.cache_dir)
 
     def _report(self, partial: int) -> None:
@@ -505,10 +507,11 @@ class _Run:
     def _prepare_dir(self, directory: Path) -> None:
         """Create ``directory`` like pip (``makedirs``), never through a link; on first
         use also clear the stale temp files in it."""
-        if directory in self._ready_dirs:
+        where = os.fspath(directory)
+        if where in self._ready_dirs:
             return
         created = self._no_links_to(directory, create=True)
-        self._ready_dirs.add(directory)
+        self._ready_dirs.add(where)
         if not created:  # a directory we just made holds no stale temp files
             self.result.temp_files_removed += remove_stale_temps(self.root, directory, time.time())
 
@@ -520,10 +523,10 @@ class _Run:
         Parts found to be directories are remembered for the run (which holds the lock;
         pip never makes links): most entries share all but their last level or two.
         """
-        current = self.cache_dir
+        current = os.fspath(self.cache_dir)
         created = False
         for part in directory.relative_to(self.cache_dir).parts:
-            current = current / part
+            current = os.path.join(current, part)
             if current in self._real_dirs:
                 continue
             created = False

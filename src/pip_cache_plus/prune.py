@@ -203,17 +203,17 @@ def apply_prune(cache_dir: Path, plan: PrunePlan, *, dry_run: bool) -> PruneResu
     removal = Removal(dry_run=False)
     changed: list[Eviction] = []
     failed: list[Eviction] = []
+    root = CacheRoot(cache_dir)
     for eviction in plan.evictions:
         if _changed(eviction.entry.raw):
             changed.append(eviction)
             continue
-        part = remove_entries(cache_dir, [eviction.entry], dry_run=False)
+        part = remove_entries(cache_dir, [eviction.entry], dry_run=False, root=root)
         if part.errors:
             failed.append(eviction)
         elif part.changed:  # a pip rewrote it while it went: its new files stay
             changed.append(eviction)
         _merge(removal, part)
-    root = CacheRoot(cache_dir)
     for source in SOURCES:
         removal.directories += root.prune_empty_dirs(
             plan.empty_dirs, cache_dir / SOURCE_DIRS[source]
@@ -226,7 +226,7 @@ def _changed(raw: RawEntry) -> bool:
     """Was any file of the entry replaced or rewritten since the walk saw it?"""
     for stat in raw.files:
         try:
-            st = os.lstat(stat.path)
+            st = os.lstat(stat.where)
         except FileNotFoundError:
             continue  # gone already: nothing left to protect
         if (st.st_size, st.st_mtime) != (stat.size, stat.mtime):

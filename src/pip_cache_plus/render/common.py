@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
@@ -58,8 +59,14 @@ def dump(data: object, out: TextIO) -> None:
 def _flat(value: dict[object, object], indent: str) -> str:
     """An object of scalars: one C-encoder call, the separators carrying the indentation."""
     inner = indent + _INDENT
-    flat = json.dumps(value, separators=(",\n" + inner, ": "))
+    flat = _flat_encoder(inner)(value)
     return f"{{\n{inner}{flat[1:-1]}\n{indent}}}"
+
+
+@functools.cache
+def _flat_encoder(inner: str) -> Callable[[object], str]:
+    # One encoder per depth: json.dumps with separators builds a new one on every call.
+    return json.JSONEncoder(separators=(",\n" + inner, ": ")).encode
 
 
 def _encode(value: object, indent: str) -> Iterator[str]:

@@ -1,0 +1,98 @@
+"""``CacheRoot``, through which every deletion goes: never outside the cache, never
+through a link, whatever path it is handed (``str`` or ``Path``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pip_cache_plus.errors import UnsafePathError
+from pip_cache_plus.fsops import CacheRoot
+
+
+def _file(path: Path, data: bytes = b"x") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Path:
+    return tmp_path / "cache"
+
+
+@pytest.mark.parametrize("as_str", [False, True])
+def test_unlink_inside_frees_the_bytes(cache: Path, as_str: bool) -> None:
+    target = _file(cache / "http-v2" / "a" / "b" / "k", b"12345")
+    assert CacheRoot(cache).unlink(str(target) if as_str else target) == 5
+    assert not target.exists()
+    assert CacheRoot(cache).unlink(target) == 0  # gone already: nothing freed, no error
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        lambda c: c.parent / "outside",  # beside the cache
+        lambda c: c.parent / "cache-sibling" / "f",  # shares the cache dir's name as prefix
+        lambda c: c / "http-v2" / ".." / ".." / "outside",  # climbs out
+        lambda c: c,  # the cache dir itself
+    ],
+)
+def test_refuses_anything_not_strictly_inside(cache: Path, where: Callable[[Path], Path]) -> None:
+    _file(cache / "http-v2" / "keep")
+    target = where(cache)
+    if target != cache:
+        _file(Path(os.path.normpath(target)))
+    with pytest.raises(UnsafePathError):
+        CacheRoot(cache).unlink(target)
+    assert Path(os.path.normpath(target)).exists()
+
+
+def test_refuses_through_a_directory_swapped_for_a_link(cache: Path, tmp_path: Path) -> None:
+    outside = _file(tmp_path / "elsewhere" / "k")
+    inside = _file(cache / "http-v2" / "a" / "k")
+    root = CacheRoot(cache)
+    assert root.unlink(inside) == 1  # the way is checked, and remembered
+    assert root.rmdir_if_empty(inside.parent)  # a removed directory is forgotten...
+    (cache / "http-v2" / "a").symlink_to(outside.parent, target_is_directory=True)
+    with pytest.raises(UnsafePathError, match="link out of place"):
+        root.unlink(cache / "http-v2" / "a" / "k")  # ...so its replacement is checked
+    assert outside.exists()
+
+
+def test_rmdir_if_empty_only_removes_empty_real_directories(cache: Path, tmp_path: Path) -> None:
+    full = _file(cache / "wheels" / "full" / "f").parent
+    (cache / "wheels" / "empty").mkdir()
+    (tmp_path / "target").mkdir()
+    (cache / "wheels" / "link").symlink_to(tmp_path / "target", target_is_directory=True)
+    root = CacheRoot(cache)
+    assert not root.rmdir_if_empty(full)
+    assert root.rmdir_if_empty(str(cache / "wheels" / "empty"))
+    assert not root.rmdir_if_empty(cache / "wheels" / "link")
+    assert full.is_dir() and (cache / "wheels" / "link").is_symlink()
+    assert (tmp_path / "target").is_dir()
+
+
+def test_prune_empty_dirs_climbs_to_but_not_past_stop(cache: Path) -> None:
+    stop = cache / "http-v2"
+    deep = stop / "a" / "b" / "c"
+    deep.mkdir(parents=True)
+    kept = _file(stop / "x" / "y" / "k").parent
+    (stop / "x" / "z").mkdir()
+    other = cache / "http" / "q"
+    other.mkdir(parents=True)
+    root = CacheRoot(cache)
+    removed = root.prune_empty_dirs([deep, str(stop / "x" / "z"), other, stop], stop)
+    assert removed == 4  # c, b, a, then z: x still holds y
+    assert sorted(p.relative_to(cache).as_posix() for p in cache.rglob("*")) == [
+        "http",
+        "http-v2",
+        "http-v2/x",
+        "http-v2/x/y",
+        "http-v2/x/y/k",
+        "http/q",  # not below stop
+    ]
+    assert kept.is_dir()
