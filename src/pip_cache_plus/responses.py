@@ -62,7 +62,7 @@ def read_response(raw: RawEntry) -> ReadResponse:
     """Parse an entry's metadata. Raises ``CacheFormatError`` (with why) or ``OSError``."""
     if raw.source == "http-v2":
         return _read_v2(raw)
-    return _read_legacy(raw.path)
+    return _read_legacy(raw.where)  # a str: the BodyRef is held for every entry
 
 
 def _read_v2(raw: RawEntry) -> ReadResponse:
@@ -77,7 +77,7 @@ def _read_v2(raw: RawEntry) -> ReadResponse:
     return ReadResponse(response, BodyRef(body_path, 0, raw.files[1].size))
 
 
-def _read_legacy(path: Path) -> ReadResponse:
+def _read_legacy(path: str) -> ReadResponse:
     with open_quietly(path) as fp:
         size = os.fstat(fp.fileno()).st_size
         head = fp.read(LEGACY_HEAD_SIZE)
@@ -96,7 +96,7 @@ def _read_legacy(path: Path) -> ReadResponse:
     return ReadResponse(response, BodyRef(path, layout.body_offset, layout.body_length))
 
 
-def _read_legacy_whole(path: Path, fp: BinaryIO, head: bytes, size: int) -> ReadResponse:
+def _read_legacy_whole(path: str, fp: BinaryIO, head: bytes, size: int) -> ReadResponse:
     if size > MAX_FULL_PARSE:
         raise CacheFormatError("legacy entry with fields in an unexpected order, too large to read")
     response, body = parse_metadata(head + fp.read())
