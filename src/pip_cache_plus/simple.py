@@ -32,10 +32,10 @@ _NAME_RE = re.compile(r"[A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9]", re.IGNORECASE)  
 _DIST_RE = re.compile(r"\.(whl|tar\.gz|zip|tar\.bz2|tar\.xz|tgz|egg)$", re.IGNORECASE)
 _SHA256_RE = re.compile(r"[0-9a-fA-F]{64}")
 _RESERVED_RE = re.compile(r"(@|%2F)", re.IGNORECASE)  # pip keeps these as they are
-#: An absolute URL that resolving and pip's quoting leave as it is: only characters
-#: ``quote`` never touches in the path, no query, no user info.
 # Whether a file is worth building: given its URL and whether it advertises metadata.
 Wanted = Callable[[str, bool], bool]
+#: An absolute URL that resolving and pip's quoting leave as it is: only characters
+#: ``quote`` never touches in the path, no query, no user info.
 _PLAIN_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?/[A-Za-z0-9_.~/-]*(?:#[!-~]*)?")
 
 
