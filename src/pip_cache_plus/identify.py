@@ -106,7 +106,8 @@ def identify_all(
     ``index_urls`` (or a function that gives them: reading pip's configuration is slow)
     are where pages may come from besides PyPI; asked for only when a page is not PyPI's.
     With a ``memo``, unchanged entries are not read again; the answers are the same as
-    without one, and the memo is updated once every entry has been yielded.
+    without one (unless ``index_urls`` changed since: not checked while nothing else
+    did), and the memo is updated once every entry has been yielded.
     """
     pending: list[tuple[RawEntry, _Head | CacheEntry]] = []
     # The answers that come from the memo, by id (held here, so no id is reused).
