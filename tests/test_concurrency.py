@@ -47,16 +47,19 @@ pytestmark = pytest.mark.usefixtures("index_env")
 
 #: Our command, slowed down: ``pace`` seconds after each file it deletes (logged with
 #: the time; after, not before: between its last look at a file and deleting it our
-#: command takes no time, and neither must the hook), and the cache lock kept until
-#: ``flag`` exists.
+#: command takes no time, and neither must the hook), no deletion after the first until
+#: ``go`` exists, and the cache lock kept until ``flag`` exists.
 _SLOW_CHILD = r"""
 import sys, time
 from pathlib import Path
 from pip_cache_plus import cli, fsops, lock
-log, flag, pace, argv = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3]), sys.argv[4:]
+log, flag, go = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+pace, argv = float(sys.argv[4]), sys.argv[5:]
 real_unlink, real_release = fsops.CacheRoot.unlink, lock.FileLock.release
 
 def unlink(self, path):
+    while log.exists() and not go.exists():
+        time.sleep(0.01)
     freed = real_unlink(self, path)
     with log.open("a") as fp:
         fp.write(f"{time.time()} {path}\n")
@@ -87,21 +90,30 @@ class Slow:
     proc: subprocess.Popen[str]
     log: Path
     flag: Path
+    go: Path
 
     @classmethod
-    def start(cls, tmp_path: Path, pace: float, *argv: str) -> Slow:
-        log, flag = tmp_path / "deleted.log", tmp_path / "let-go"
-        cmd = [sys.executable, "-c", _SLOW_CHILD, str(log), str(flag), str(pace), *argv]
+    def start(cls, tmp_path: Path, pace: float, *argv: str, gated: bool = False) -> Slow:
+        """Started once it holds the lock and has deleted one file; ``gated``: it deletes
+        no other until :meth:`carry_on`."""
+        log, flag, go = tmp_path / "deleted.log", tmp_path / "let-go", tmp_path / "go-on"
+        if not gated:
+            go.touch()
+        cmd = [sys.executable, "-c", _SLOW_CHILD, str(log), str(flag), str(go), str(pace)]
+        cmd += argv
         proc = subprocess.Popen(
             cmd, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
-        slow = cls(proc, log, flag)
+        slow = cls(proc, log, flag, go)
         deadline = time.monotonic() + 60
         while not log.exists():  # it holds the lock and has started deleting
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the command never deleted anything"
             time.sleep(0.01)
         return slow
+
+    def carry_on(self) -> None:
+        self.go.touch()
 
     def deletions(self) -> list[float]:
         return [float(line.split()[0]) for line in self.log.read_text().splitlines()]
@@ -155,9 +167,10 @@ def test_pip_gets_the_right_bytes_while_we_change_the_cache(
     files = dry_run_files(capsys, cache, *argv)
     assert files > 0
     pace = 2.0 / files  # deletions spread over about two seconds: pip's whole run
-    slow = Slow.start(tmp_path, pace, *argv, "--cache-dir", str(cache))
+    slow = Slow.start(tmp_path, pace, *argv, "--cache-dir", str(cache), gated=True)
     mark = index_server.mark()
     pip_start = time.time()
+    slow.carry_on()  # its next deletion comes after pip_start, however fast pip is
     pip = pip_current.download(*WANTED, dest=tmp_path / "dl", cache_dir=cache)
     pip_end = time.time()
     assert slow.proc.poll() is None, "our command ended before pip did: no overlap"
