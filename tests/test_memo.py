@@ -185,3 +185,23 @@ def test_default_dir_is_the_users_cache_dir(tmp_path: Path) -> None:
         assert memo.default_dir({"XDG_CACHE_HOME": "relative"}) == Path(
             os.path.expanduser("~/.cache/pip_cache_plus/memo")
         )
+
+
+def test_a_changed_index_url_is_noticed(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    v2_cache: BuiltCache,
+    own_memo_dir: Path,
+) -> None:
+    cache = v2_cache.path
+    before = listing(capsys, cache)  # pages found through the configured loopback index
+    assert any(e["kind"] == "index" and e["url"] for e in before["entries"])
+    monkeypatch.setenv("PIP_INDEX_URL", "http://me:s3cret@127.0.0.1:9/elsewhere/simple/")
+    after = listing(capsys, cache)
+    assert after == fresh(capsys, cache, monkeypatch)
+    assert after != before  # the pages' URLs are unknown without that index
+    (written,) = memo_files(own_memo_dir)
+    assert b"s3cret" not in written.read_bytes()  # the memo keeps a digest of the URLs
+    reads = Reads(monkeypatch)  # and that answer is remembered in turn
+    assert listing(capsys, cache) == after
+    assert reads.paths == []

@@ -21,7 +21,7 @@ from . import simple, sniff
 from .compat import PYPI_SIMPLE_URL
 from .errors import CacheFormatError, unreadable
 from .fsio import read_all
-from .memo import Memo, remembered
+from .memo import Memo, remembered, urls_digest
 from .model import CacheEntry, RawEntry, invalid
 from .names import classify
 from .records import key_digest
@@ -106,8 +106,8 @@ def identify_all(
     ``index_urls`` (or a function that gives them: reading pip's configuration is slow)
     are where pages may come from besides PyPI; asked for only when a page is not PyPI's.
     With a ``memo``, unchanged entries are not read again; the answers are the same as
-    without one (unless ``index_urls`` changed since: not checked while nothing else
-    did), and the memo is updated once every entry has been yielded.
+    without one (a change of ``index_urls`` is noticed when a remembered answer needed
+    them), and the memo is updated once every entry has been yielded.
     """
     pending: list[tuple[RawEntry, _Head | CacheEntry]] = []
     # The answers that come from the memo, by id (held here, so no id is reused).
@@ -121,7 +121,8 @@ def identify_all(
         pending.append((raw, first))
         if raw.key is not None and (isinstance(first, _Head) or id(first) in known):
             keys.add(raw.key)
-    answers = _answers(pending, known, keys, index_urls, memo)
+    candidates = _Candidates(index_urls)
+    answers = _answers(pending, known, keys, candidates, memo)
     del pending  # _answers lets go of each head once answered
     if memo is None:
         yield from answers
@@ -131,25 +132,27 @@ def identify_all(
         done.append(entry)
         yield entry
     keep = [e for e in done if remembered(e)]
-    if memo.size() != len(keep) or any(id(e) not in known for e in keep):
-        memo.save(keep)  # something is new, changed or gone
+    used = candidates.used()  # the configured index URLs, if answers were checked against them
+    if memo.size() != len(keep) or any(id(e) not in known for e in keep) or used != memo.index_urls:
+        memo.save(keep, used)  # something is new, changed or gone
 
 
 def _answers(
     pending: list[tuple[RawEntry, _Head | CacheEntry]],
     known: dict[int, CacheEntry],
     keys: set[str],
-    index_urls: IndexUrls,
+    candidates: _Candidates,
     memo: Memo | None,
 ) -> Iterator[CacheEntry]:
-    if not _needs_pages(pending, memo):
+    if not _needs_pages(pending, memo, candidates):
         yield from (first for _, first in pending if isinstance(first, CacheEntry))
         return
-    # A new or changed entry, or a page gone: the URLs pages give may change any answer,
-    # so every page is read again and remembered answers are checked against them.
+    # A new or changed entry, a page gone or another index configured: the URLs pages
+    # give may change any answer, so every page is read again and remembered answers are
+    # checked against them.
     pending = [(raw, _reread_page(raw, first, known)) for raw, first in pending]
     pages = [(r.key, f) for r, f in pending if isinstance(f, _Head) and f.is_page and r.key]
-    recovered = recover(pages, _Candidates(index_urls), keys)
+    recovered = recover(pages, candidates, keys)
     del pages
     pending.reverse()  # popped from the end, so each head is freed once answered
     while pending:
@@ -162,14 +165,19 @@ def _answers(
             yield first
 
 
-def _needs_pages(pending: list[tuple[RawEntry, _Head | CacheEntry]], memo: Memo | None) -> bool:
+def _needs_pages(
+    pending: list[tuple[RawEntry, _Head | CacheEntry]], memo: Memo | None, candidates: _Candidates
+) -> bool:
     pages_now = set()
     for raw, first in pending:
         if isinstance(first, _Head):
             return True  # not remembered: read now
         if first.kind == "index":
             pages_now.add(raw.where)
-    return memo is None or not memo.pages() <= pages_now
+    if memo is None or not memo.pages() <= pages_now:
+        return True
+    # Answers that needed the configured index URLs hold only while those are the same.
+    return memo.index_urls is not None and urls_digest(candidates.configured()) != memo.index_urls
 
 
 def _reread_page(
@@ -228,9 +236,17 @@ class _Candidates:
 
     def __iter__(self) -> Iterator[str]:
         yield PYPI_SIMPLE_URL
+        yield from (url for url in self.configured() if url != PYPI_SIMPLE_URL)
+
+    def configured(self) -> Sequence[str]:
         if self._loaded is None:
             self._loaded = self._given() if callable(self._given) else self._given
-        yield from (url for url in self._loaded if url != PYPI_SIMPLE_URL)
+        return self._loaded
+
+    def used(self) -> str | None:
+        """Digest of the configured URLs, if they were looked up (answers may depend on
+        them then), for the memo."""
+        return None if self._loaded is None else urls_digest(self._loaded)
 
 
 def recover(

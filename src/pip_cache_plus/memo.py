@@ -6,7 +6,8 @@ on a cache of tens of thousands of entries that is most of ``list``. The memo ke
 entry's answer (kind, project, version, filename, redacted URL, Date, sha256 or problem),
 keyed by its metadata path and the size and mtime of each of its files: pip rewrites an
 entry whole, so any change shows there. Answers that depend on other entries (a URL found
-in a page) are recomputed whenever an HTTP entry is new or changed (see ``identify``).
+in a page) are recomputed whenever an HTTP entry is new or changed, and those that
+depended on pip's configured index URLs whenever these change (see ``identify``).
 
 It lives outside the cache (``$PIP_CACHE_PLUS_MEMO_DIR``, else a ``pip_cache_plus``
 directory in the user's cache directory; an empty value turns it off), one file per cache
@@ -32,7 +33,7 @@ from .model import KINDS, CacheEntry, RawEntry
 
 MEMO_DIR_ENV = "PIP_CACHE_PLUS_MEMO_DIR"
 #: Bumped with any change to what identification answers (or to this format).
-FORMAT = 1
+FORMAT = 2
 _MAX_SIZE = 512 * 1024 * 1024
 
 
@@ -66,6 +67,10 @@ class Memo:
     scope: tuple[str, ...]  # path prefixes of the directories walked this run
     in_scope: int  # records of the walked directories, as loaded
     page_paths: frozenset[str]  # of those, the index pages
+    # A digest of the configured index URLs the answers depend on (a page that is not
+    # PyPI's was looked up with them; a digest: they may hold credentials); None: no
+    # answer needed them.
+    index_urls: str | None
 
     @classmethod
     def load(cls, directory: Path, cache_dir: Path, walked: Iterable[Path]) -> Memo:
@@ -75,10 +80,10 @@ class Memo:
         name = hashlib.sha256(os.fsencode(real)).hexdigest()[:32]
         file = directory / f"{name}.json"
         scope = tuple(os.path.join(path, "") for path in walked)
-        records = _read(file, real)
+        records, index_urls = _read(file, real)
         mine = [path for path in records if path.startswith(scope)]
         pages = frozenset(path for path in mine if records[path][1] == "index")
-        return cls(file, real, records, scope, len(mine), pages)
+        return cls(file, real, records, scope, len(mine), pages, index_urls)
 
     def lookup(self, raw: RawEntry) -> CacheEntry | None:
         """The remembered answer for ``raw``, if its files are as they were. Asked once
@@ -97,13 +102,14 @@ class Memo:
         """Records of the walked directories."""
         return self.in_scope
 
-    def save(self, entries: Iterable[CacheEntry]) -> None:
-        """Remember ``entries``, in place of every record of the walked directories;
-        quietly skipped if that fails: the memo only saves time."""
+    def save(self, entries: Iterable[CacheEntry], index_urls: str | None) -> None:
+        """Remember ``entries``, in place of every record of the walked directories, and
+        the digest of the configured ``index_urls`` their answers depend on (see
+        :func:`urls_digest`); quietly skipped if that fails: the memo only saves time."""
         kept = ((p, r) for p, r in self.records.items() if not p.startswith(self.scope))
         records = chain(kept, ((e.raw.where, _record(e)) for e in entries))
         with contextlib.suppress(OSError):
-            _write(self.file, self.cache_dir, records)
+            _write(self.file, self.cache_dir, index_urls, records)
 
 
 def remembered(entry: CacheEntry) -> bool:
@@ -130,21 +136,32 @@ def _record(entry: CacheEntry) -> list[Any]:
     ]
 
 
-def _read(file: Path, cache_dir: str) -> dict[str, list[Any]]:
+def urls_digest(urls: Iterable[str]) -> str:
+    """What the memo keeps of a list of index URLs: enough to tell it changed."""
+    return hashlib.sha256("\n".join(urls).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+_Loaded = tuple[dict[str, list[Any]], str | None]
+
+
+def _read(file: Path, cache_dir: str) -> _Loaded:
     try:
         with open(file, "rb") as fp:
             # Not fp.read(_MAX_SIZE): that allocates _MAX_SIZE bytes up front.
             if os.fstat(fp.fileno()).st_size > _MAX_SIZE:
-                return {}
+                return {}, None
             data = json.loads(fp.read())
     except (OSError, ValueError, RecursionError):
-        return {}
+        return {}, None
     match data:
-        case {"format": int(found), "cache_dir": str(path), "entries": dict(records)} if (
-            found == FORMAT and path == cache_dir
-        ):
-            return {path: r for path, r in records.items() if _valid(r)}
-    return {}
+        case {
+            "format": int(found),
+            "cache_dir": str(path),
+            "index_urls": None | str() as urls,
+            "entries": dict(records),
+        } if found == FORMAT and path == cache_dir:
+            return {path: r for path, r in records.items() if _valid(r)}, urls
+    return {}, None
 
 
 def _valid(record: object) -> bool:
@@ -163,7 +180,12 @@ def _valid(record: object) -> bool:
     return False
 
 
-def _write(file: Path, cache_dir: str, records: Iterable[tuple[str, list[Any]]]) -> None:
+def _write(
+    file: Path,
+    cache_dir: str,
+    index_urls: str | None,
+    records: Iterable[tuple[str, list[Any]]],
+) -> None:
     """The memo file, written record by record (never the whole text in memory)."""
     file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
@@ -172,7 +194,9 @@ def _write(file: Path, cache_dir: str, records: Iterable[tuple[str, list[Any]]])
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
         fd = os.open(tmp, flags, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fp:
-            fp.write(f'{{"format":{FORMAT},"cache_dir":{dumps(cache_dir)},"entries":{{')
+            urls = dumps(index_urls)
+            fp.write(f'{{"format":{FORMAT},"cache_dir":{dumps(cache_dir)},"index_urls":{urls},')
+            fp.write('"entries":{')
             for i, (path, record) in enumerate(records):
                 fp.write(f"{',' if i else ''}{dumps(path)}:{dumps(record)}")
             fp.write("}}")
