@@ -47,6 +47,16 @@ class Reads:
         monkeypatch.setattr(identify, "read_response", counting)
 
 
+def from_memo_alone(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, cache: Path
+) -> Any:
+    """The listing, asserting that no entry's metadata was read for it."""
+    reads = Reads(monkeypatch)
+    found = listing(capsys, cache)
+    assert reads.paths == []
+    return found
+
+
 def memo_files(own_memo_dir: Path) -> list[Path]:
     return sorted(own_memo_dir.glob("*.json"))
 
@@ -63,9 +73,7 @@ def test_second_run_reads_nothing_and_answers_the_same(
     assert listing(capsys, cache) == expected
     (written,) = memo_files(own_memo_dir)
     assert oct(written.stat().st_mode & 0o777) == "0o600"
-    reads = Reads(monkeypatch)
-    assert listing(capsys, cache) == expected
-    assert reads.paths == []
+    assert from_memo_alone(capsys, monkeypatch, cache) == expected
     assert not list(cache.rglob("*memo*"))  # never inside the cache
 
 
@@ -83,9 +91,8 @@ def test_a_changed_entry_is_read_again(
     reads = Reads(monkeypatch)
     after = listing(capsys, cache)
     assert meta.as_posix() in reads.paths
-    reads = Reads(monkeypatch)  # the memo was saved again, whole: nothing read now
-    assert listing(capsys, cache) == after
-    assert reads.paths == []
+    # The memo was saved again, whole: nothing is read now.
+    assert from_memo_alone(capsys, monkeypatch, cache) == after
     assert after == fresh(capsys, cache, monkeypatch)
 
 
@@ -120,9 +127,7 @@ def test_only_the_walked_sources_are_replaced(
     cache = mixed_cache.path
     listing(capsys, cache)
     listing(capsys, cache, "--source", "http")  # remembers http/ anew, keeps http-v2/
-    reads = Reads(monkeypatch)
-    after = listing(capsys, cache)
-    assert reads.paths == []
+    after = from_memo_alone(capsys, monkeypatch, cache)
     assert after == fresh(capsys, cache, monkeypatch)
 
 
@@ -202,6 +207,4 @@ def test_a_changed_index_url_is_noticed(
     assert after != before  # the pages' URLs are unknown without that index
     (written,) = memo_files(own_memo_dir)
     assert b"s3cret" not in written.read_bytes()  # the memo keeps a digest of the URLs
-    reads = Reads(monkeypatch)  # and that answer is remembered in turn
-    assert listing(capsys, cache) == after
-    assert reads.paths == []
+    assert from_memo_alone(capsys, monkeypatch, cache) == after  # remembered in turn
