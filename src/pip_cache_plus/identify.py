@@ -9,7 +9,6 @@ PyPI's ``x-pypi-file-*`` headers are only a last hint.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -286,21 +285,20 @@ def recover(
 def _cached_in(keys: Collection[str]) -> simple.Wanted:
     """Whether a listed file, or its ``.metadata``, is among the entry ``keys``.
 
-    The same test as :func:`recover` makes, inlined: it runs on every file every page
-    lists (~6 for each cached one on PyPI-like pages), and skips ``cache_key`` of the
+    The same test as :func:`recover` makes: it runs on every file every page lists (~6
+    for each cached one on PyPI-like pages), so it skips ``cache_key`` of the
     ``.metadata`` URL when the file's own key needed no change.
     """
-    sha224 = hashlib.sha224
 
     def wanted(url: str, has_metadata: bool) -> bool:
         key = cache_key(url)
-        if sha224(key.encode()).hexdigest() in keys:
+        if key_digest(key) in keys:
             return True
         if not has_metadata:
             return False
         # A plain key (its own URL) stays plain with a suffix; anything else is redone.
         metadata_key = key + ".metadata" if key == url else cache_key(url + ".metadata")
-        return sha224(metadata_key.encode()).hexdigest() in keys
+        return key_digest(metadata_key) in keys
 
     return wanted
 
