@@ -24,7 +24,7 @@ from pip_cache_plus.prune import (
     EmptyDir,
     PruneOptions,
     apply_prune,
-    find_empty_dirs,
+    empty_dirs_now,
     plan_prune,
 )
 from realpip import BuiltCache, IndexServer, PipRunner
@@ -352,13 +352,19 @@ def test_bad_input_exits_2(
     assert message in capsys.readouterr().err
 
 
-def test_find_empty_dirs_skips_the_source_dirs_and_links(tmp_path: Path) -> None:
+def test_the_walk_finds_empty_dirs_but_not_the_source_dirs_nor_behind_links(
+    tmp_path: Path,
+) -> None:
     (tmp_path / "http-v2" / "a" / "b").mkdir(parents=True)
-    (tmp_path / "wheels").mkdir()
+    (tmp_path / "wheels" / "d").mkdir(parents=True)
     (tmp_path / "http" / "c").mkdir(parents=True)
     (tmp_path / "http" / "c" / "link").symlink_to(tmp_path / "wheels")
-    found = {d.path for d in find_empty_dirs(tmp_path)}
-    assert found == {tmp_path / "http-v2" / "a" / "b"}
+    (tmp_path / "elsewhere" / "e").mkdir(parents=True)
+    (tmp_path / "http" / "f").symlink_to(tmp_path / "elsewhere")
+    empty: list[str] = []
+    list(walk(tmp_path, on_empty_dir=empty.append))
+    found = {d.path for d in empty_dirs_now(empty)}
+    assert found == {tmp_path / "http-v2" / "a" / "b", tmp_path / "wheels" / "d"}
 
 
 # -- the plan alone (pure) -----------------------------------------------------------------

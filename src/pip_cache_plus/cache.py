@@ -78,12 +78,24 @@ class Cache:
             self._index_urls = configured_index_urls(os.environ)
         return self._index_urls
 
-    def walk(self, sources: Iterable[Source] = SOURCES) -> Iterator[RawEntry]:
-        """Entries from stat data alone: fast, nothing opened."""
-        return walk(self.path, sources)
+    def walk(
+        self,
+        sources: Iterable[Source] = SOURCES,
+        *,
+        on_empty_dir: Callable[[str], None] | None = None,
+    ) -> Iterator[RawEntry]:
+        """Entries from stat data alone: fast, nothing opened; ``on_empty_dir`` is told
+        of each empty directory below a source dir."""
+        return walk(self.path, sources, on_empty_dir=on_empty_dir)
 
-    def entries(self, sources: Iterable[Source] = SOURCES) -> Iterator[CacheEntry]:
-        """Every entry, identified (kind, project, version, filename, URL)."""
+    def entries(
+        self,
+        sources: Iterable[Source] = SOURCES,
+        *,
+        on_empty_dir: Callable[[str], None] | None = None,
+    ) -> Iterator[CacheEntry]:
+        """Every entry, identified (kind, project, version, filename, URL); see
+        :meth:`walk` for ``on_empty_dir``."""
         from .identify import identify_all
         from .memo import Memo
 
@@ -93,7 +105,8 @@ class Cache:
             walked = [self.path / SOURCE_DIRS[s] for s in sources]
             memo = Memo.load(self.memo_dir, self.path, walked)
         # pip's configuration is read only if a page is not PyPI's: it is slow to load.
-        return identify_all(self.walk(sources), lambda: self.index_urls, memo)
+        raws = self.walk(sources, on_empty_dir=on_empty_dir)
+        return identify_all(raws, lambda: self.index_urls, memo)
 
     def info(self) -> CacheInfo:
         found: dict[Source, SourceInfo] = {}
@@ -155,13 +168,19 @@ class Cache:
         """Remove debris older than an hour, entries unused since ``options.unused_since``,
         then the least recently used until the cache is at most ``options.max_size``."""
         from .lock import cache_lock
-        from .prune import prune_cache
 
         when = time.time() if now is None else now
         if dry_run:
-            return prune_cache(self.path, self.entries(), when, options, dry_run=True)
+            return self._prune(when, options, dry_run=True)
         with cache_lock(self.path, on_wait=on_wait):
-            return prune_cache(self.path, self.entries(), when, options, dry_run=False)
+            return self._prune(when, options, dry_run=False)
+
+    def _prune(self, now: float, options: PruneOptions, *, dry_run: bool) -> PruneResult:
+        from .prune import prune_cache
+
+        empty: list[str] = []  # filled by the walk, which entries() runs to its end first
+        entries = list(self.entries(on_empty_dir=empty.append))
+        return prune_cache(self.path, entries, empty, now, options, dry_run=dry_run)
 
     def export(
         self,

@@ -37,8 +37,17 @@ _DirHandler = Callable[[dict[str, FileStat], tuple[str, ...], Source], Iterator[
 PROBLEM_BODY_IN_LEGACY = "a .body file in the legacy http/ cache (pip < 23.3 never wrote one)"
 
 
-def walk(cache_dir: Path, sources: Iterable[Source] = SOURCES) -> Iterator[RawEntry]:
-    """Yield every entry of the chosen sources, in a stable (sorted) order."""
+def walk(
+    cache_dir: Path,
+    sources: Iterable[Source] = SOURCES,
+    *,
+    on_empty_dir: Callable[[str], None] | None = None,
+) -> Iterator[RawEntry]:
+    """Yield every entry of the chosen sources, in a stable (sorted) order.
+
+    ``on_empty_dir`` is called with each directory below a source dir that holds nothing
+    at all (``prune`` removes those: seeing them here saves it a second walk).
+    """
     for source in sources:
         root = cache_dir / SOURCE_DIRS[source]
         if root.is_symlink():
@@ -46,9 +55,9 @@ def walk(cache_dir: Path, sources: Iterable[Source] = SOURCES) -> Iterator[RawEn
             yield RawEntry(source, (_lstat(root),), problem=PROBLEM_LINK)
             continue
         if source == "wheels":
-            yield from _walk_tree(str(root), (), source, _wheel_dir_entries)
+            yield from _walk_tree(str(root), source, _wheel_dir_entries, on_empty_dir)
         else:
-            yield from _walk_tree(str(root), (), source, _http_dir_entries)
+            yield from _walk_tree(str(root), source, _http_dir_entries, on_empty_dir)
 
 
 def _lstat(path: Path) -> FileStat:
@@ -63,16 +72,16 @@ def _stat(entry: os.DirEntry[str]) -> FileStat:
 
 def _walk_tree(
     top: str,
-    rel: tuple[str, ...],
     source: Source,
     files_to_entries: _DirHandler,
+    on_empty_dir: Callable[[str], None] | None,
 ) -> Iterator[RawEntry]:
     """Depth first, children by name, a directory's own files after its subdirectories.
 
     A loop over an explicit stack, not recursion: each entry would otherwise be passed up
     through one generator per level (six for http entries), on every one of them.
     """
-    stack: list[tuple[str, tuple[str, ...]] | _Files] = [(top, rel)]
+    stack: list[tuple[str, tuple[str, ...]] | _Files] = [(top, ())]
     while stack:
         item = stack.pop()
         if isinstance(item, _Files):
@@ -88,6 +97,8 @@ def _walk_tree(
         except (PermissionError, NotADirectoryError) as exc:
             yield _unreadable(directory, source, exc)
             continue
+        if not children and where and on_empty_dir is not None:
+            on_empty_dir(directory)  # not the source dir itself: pip expects it there
         found = _Files(where, {}, {})
         subdirs: list[tuple[str, tuple[str, ...]]] = []
         for child in children:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from .clean import Removal, remove_entries
-from .entries import PROBLEM_LINK, walk
+from .entries import PROBLEM_LINK
 from .errors import UNREADABLE
 from .fsops import CacheRoot
 from .model import SOURCE_DIRS, SOURCES, CacheEntry, Kind, RawEntry, Source
@@ -175,21 +175,14 @@ def lru_key(entry: CacheEntry) -> tuple[int, int, str]:
 # -- IO: finding empty directories, applying a plan ----------------------------------------
 
 
-def find_empty_dirs(cache_dir: Path, sources: Iterable[Source] = SOURCES) -> list[EmptyDir]:
-    """Directories with nothing in them under each source dir (the source dirs stay)."""
+def empty_dirs_now(paths: Iterable[str]) -> list[EmptyDir]:
+    """The directories a walk found empty, with their mtimes (those gone since: dropped)."""
     found: list[EmptyDir] = []
-    for source in sources:
-        top = cache_dir / SOURCE_DIRS[source]
-        if not top.is_dir() or top.is_symlink():
+    for path in paths:
+        try:
+            found.append(EmptyDir(Path(path), os.lstat(path).st_mtime))
+        except FileNotFoundError:
             continue
-        # os.walk does not descend into links; a link counts as something in a directory.
-        for dirpath, dirnames, filenames in os.walk(top):
-            if dirnames or filenames or dirpath == str(top):
-                continue
-            try:
-                found.append(EmptyDir(Path(dirpath), os.lstat(dirpath).st_mtime))
-            except FileNotFoundError:
-                continue
     return found
 
 
@@ -218,7 +211,9 @@ def apply_prune(cache_dir: Path, plan: PrunePlan, *, dry_run: bool) -> PruneResu
         removal.directories += root.prune_empty_dirs(
             plan.empty_dirs, cache_dir / SOURCE_DIRS[source]
         )
-    size_after = sum(raw.size for raw in walk(cache_dir))
+    # What the walk saw less what went, not a second walk (a pip writing meanwhile adds
+    # files neither plan nor count sees; the next run does).
+    size_after = plan.size_before - removal.bytes
     return PruneResult(plan, removal, size_after, changed, failed)
 
 
@@ -245,12 +240,15 @@ def _merge(total: Removal, part: Removal) -> None:
 def prune_cache(
     cache_dir: Path,
     entries: Iterable[CacheEntry],
+    empty_dirs: Iterable[str],
     now: float,
     options: PruneOptions,
     *,
     dry_run: bool,
 ) -> PruneResult:
-    """Plan and apply in one go (the caller holds the cache lock unless ``dry_run``)."""
+    """Plan and apply in one go (the caller holds the cache lock unless ``dry_run``);
+    ``empty_dirs``: what the walk of ``entries`` found empty (``walk(on_empty_dir=)``)."""
     linked = [s for s in SOURCES if (cache_dir / SOURCE_DIRS[s]).is_symlink()]
-    plan = plan_prune(entries, find_empty_dirs(cache_dir), now, options, linked=linked)
+    entries = list(entries)  # the walk reports empty directories as it goes
+    plan = plan_prune(entries, empty_dirs_now(empty_dirs), now, options, linked=linked)
     return apply_prune(cache_dir, plan, dry_run=dry_run)

@@ -37,7 +37,7 @@ class PruneJSON(TypedDict):
     cache_dir: str
     dry_run: bool
     size_before: int
-    size_after: int  # measured after pruning; with dry_run, what it would be
+    size_after: int  # size before less the bytes removed (or, with dry_run, to remove)
     max_size: int | None
     target_reached: bool
     files: int
