@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 from dataclasses import dataclass
 
 from packaging.utils import (
@@ -57,16 +58,23 @@ def _wheel(filename: str) -> FileName | None:
         name, version, _build, _tags = parse_wheel_filename(filename)
     except InvalidWheelFilename:
         return None
-    return FileName("wheel", str(name), str(version), filename)
+    return FileName("wheel", *_shared(str(name), str(version)), filename)
 
 
 def _sdist(filename: str, suffix: str) -> FileName | None:
     try:
         name, version = parse_sdist_filename(filename)
-        return FileName("sdist", str(name), str(version), filename)
+        return FileName("sdist", *_shared(str(name), str(version)), filename)
     except InvalidSdistFilename:
         pass
     match = _LEGACY_SDIST_RE.match(filename[: -len(suffix)])
     if match is None:
         return None
-    return FileName("sdist", canonicalize_name(match["name"]), match["version"], filename)
+    project, version = _shared(canonicalize_name(match["name"]), match["version"])
+    return FileName("sdist", project, version, filename)
+
+
+def _shared(project: str, version: str) -> tuple[str, str]:
+    """One string object per project and version: a listing holds every entry, and a
+    project's files repeat them (its wheels, sdists and their .metadata)."""
+    return sys.intern(project), sys.intern(version)
