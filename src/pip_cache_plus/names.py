@@ -70,8 +70,7 @@ def _sdist(filename: str, suffix: str) -> FileName | None:
     match = _LEGACY_SDIST_RE.match(filename[: -len(suffix)])
     if match is None:
         return None
-    project, version = _shared(canonicalize_name(match["name"]), match["version"])
-    return FileName("sdist", project, version, filename)
+    return FileName("sdist", *_shared(canonicalize_name(match["name"]), match["version"]), filename)
 
 
 def _shared(project: str, version: str) -> tuple[str, str]:
