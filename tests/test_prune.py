@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -267,10 +268,38 @@ def test_dry_run_changes_nothing(
     out = capsys.readouterr().out
     assert out.startswith("Would remove:\n")
     assert "Files that would be removed:" in out and "Cache size:" in out
+    assert "Directories that would be removed: " in out
     assert state(root) == before
 
 
 @pytest.mark.realpip
+def test_dry_run_reports_what_the_real_run_then_removes(
+    capsys: pytest.CaptureFixture[str], mixed_cache: BuiltCache, tmp_path: Path
+) -> None:
+    """Directories too: those the removed entries leave empty, not only the empty ones."""
+    root, twin = mixed_cache.path, tmp_path / "twin"
+    shutil.copytree(root, twin, symlinks=True)
+    now = time.time()
+    for tree in (root, twin):  # the same ages in both (copying read, so set them after)
+        set_times(all_paths(tree), now - 60 * DAY)
+        cache = Cache(tree, index_urls=[mixed_cache.index_url])
+        recent = [f.path for e in cache.entries() if e.project == "dotted-pkg" for f in e.raw.files]
+        set_times(recent, now - DAY)
+        make_debris(tree, "old", now - 2 * HOUR)
+        make_debris(tree, "new", now - 60)  # its empty directories are too young to go
+
+    code, dry, _ = prune(capsys, root, "--older-than", "30d", "--dry-run")
+    assert code == 0
+    code, real, _ = prune(capsys, twin, "--older-than", "30d")
+    assert code == 0
+    assert not real["changed"] and not real["failed"]
+    counted = ("files", "bytes", "directories", "size_before", "size_after")
+    assert {k: dry[k] for k in counted} == {k: real[k] for k in counted}
+    # More than the empty directories alone: the key directories of removed entries.
+    assert real["directories"] > 2 * 2
+    assert (twin / "http-v2" / "e" / "empty-new" / "deeper").is_dir()
+
+
 def test_pip_still_works_after_prune(
     capsys: pytest.CaptureFixture[str],
     v2_cache: BuiltCache,

@@ -16,8 +16,8 @@ under a source directory that is itself a link (``CacheRoot`` would refuse them 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -74,6 +74,9 @@ class PrunePlan:
     empty_dirs: tuple[Path, ...]  # empty and older than the grace period
     size_before: int  # bytes of every file in http/, http-v2/, wheels/
     max_size: int | None
+    # Directories carrying out the plan would remove (see dirs_left_empty), for a dry
+    # run's report; None: not worked out, only the empty_dirs are known.
+    dirs_to_remove: int | None = None
 
     @property
     def size_after(self) -> int:
@@ -191,7 +194,8 @@ def apply_prune(cache_dir: Path, plan: PrunePlan, *, dry_run: bool) -> PruneResu
     entries = [e.entry for e in plan.evictions]
     if dry_run:
         removal = remove_entries(cache_dir, entries, dry_run=True)
-        removal.directories = len(plan.empty_dirs)
+        known = plan.dirs_to_remove
+        removal.directories = len(plan.empty_dirs) if known is None else known
         return PruneResult(plan, removal, plan.size_after)
     removal = Removal(dry_run=False)
     changed: list[Eviction] = []
@@ -215,6 +219,38 @@ def apply_prune(cache_dir: Path, plan: PrunePlan, *, dry_run: bool) -> PruneResu
     # files neither plan nor count sees; the next run does).
     size_after = plan.size_before - removal.bytes
     return PruneResult(plan, removal, size_after, changed, failed)
+
+
+def dirs_left_empty(
+    files: Iterable[str],
+    gone: Collection[str],
+    old_empty: Iterable[str],
+    young_empty: Iterable[str],
+    tops: Iterable[str | Path],
+) -> int:
+    """How many directories below the ``tops`` would be left empty, and so removed, once
+    the files in ``gone`` and the ``old_empty`` directories are: ``files`` is every file
+    the walk saw, ``young_empty`` the empty directories that stay (too recent). Pure."""
+    below = tuple(os.path.join(os.fspath(t), "") for t in tops)
+    staying: set[str] = set()
+    for where in files:
+        if where not in gone:
+            _add_dirs_above(where, below, staying)
+    for directory in young_empty:
+        _add_dirs_above(os.path.join(directory, ""), below, staying)
+    emptied: set[str] = set()
+    for where in (*gone, *(os.path.join(d, "") for d in old_empty)):
+        _add_dirs_above(where, below, emptied)
+    return len(emptied - staying)
+
+
+def _add_dirs_above(where: str, below: tuple[str, ...], into: set[str]) -> None:
+    """Add the directories holding ``where`` (a file, or ``dir/``: the directory itself)
+    that are strictly below one of ``below``; stops at the first one already there."""
+    directory = os.path.dirname(where)
+    while directory.startswith(below) and directory not in into:
+        into.add(directory)
+        directory = os.path.dirname(directory)
 
 
 def _changed(raw: RawEntry) -> bool:
@@ -250,5 +286,19 @@ def prune_cache(
     ``empty_dirs``: what the walk of ``entries`` found empty (``walk(on_empty_dir=)``)."""
     linked = [s for s in SOURCES if (cache_dir / SOURCE_DIRS[s]).is_symlink()]
     entries = list(entries)  # the walk reports empty directories as it goes
-    plan = plan_prune(entries, empty_dirs_now(empty_dirs), now, options, linked=linked)
+    empty = empty_dirs_now(empty_dirs)
+    plan = plan_prune(entries, empty, now, options, linked=linked)
+    if dry_run:  # a real run counts what it removes instead
+        plan = replace(plan, dirs_to_remove=_dirs_to_remove(cache_dir, entries, empty, plan))
     return apply_prune(cache_dir, plan, dry_run=dry_run)
+
+
+def _dirs_to_remove(
+    cache_dir: Path, entries: Sequence[CacheEntry], empty: Sequence[EmptyDir], plan: PrunePlan
+) -> int:
+    files = (f.where for e in entries for f in e.raw.files)
+    gone = {f.where for e in plan.evictions for f in e.entry.raw.files}
+    old = {str(d) for d in plan.empty_dirs}
+    young = [str(d.path) for d in empty if str(d.path) not in old]
+    tops = [cache_dir / SOURCE_DIRS[s] for s in SOURCES]
+    return dirs_left_empty(files, gone, old, young, tops)

@@ -42,7 +42,7 @@ class PruneJSON(TypedDict):
     target_reached: bool
     files: int
     bytes: int
-    directories: int  # with dry_run: only those empty already (more may empty out)
+    directories: int  # with dry_run: those empty already and those removals would empty
     errors: list[str]
     removed: list[PrunedJSON]  # with dry_run: what would be removed
     kept: list[PrunedJSON]  # left alone: recent debris, links, unreadable (see reason)
@@ -115,12 +115,8 @@ def render_prune(result: PruneResult, cache_dir: Path, fmt: Format, out: TextIO)
         lines.append("")
     verb = "that would be removed" if removal.dry_run else "removed"
     lines.append(f"Files {verb}: {removal.files} ({format_size(removal.bytes)})")
-    if removal.dry_run and removal.directories:
-        lines.append(
-            f"Empty directories that would be removed: {removal.directories} (and any left empty)"
-        )
-    elif removal.directories:
-        lines.append(f"Directories removed: {removal.directories}")
+    if removal.directories:
+        lines.append(f"Directories {verb}: {removal.directories}")
     before, after = ("now", "after pruning") if removal.dry_run else ("before", "after")
     lines.append(
         f"Cache size: {format_size(plan.size_before)} {before}, "
