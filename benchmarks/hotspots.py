@@ -34,7 +34,7 @@ STEPS = (
     ("  read metadata (responses.read_response)", "responses.py:read_response"),
     ("    msgpack unpack", "records.py:_unpack"),
     ("  recover URLs from pages (identify.recover)", "identify.py:recover"),
-    ("    decode page body (gzip)", "sniff.py:decode_body"),
+    ("    decode page body (gzip)", "streams.py:decode_body"),
     ("    parse page JSON/HTML (simple.load_page)", "simple.py:load_page"),
     ("    resolve file links (simple._json_files)", "simple.py:_json_files"),
     ("    hash candidate URLs (records.key_digest)", "records.py:key_digest"),

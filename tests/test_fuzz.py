@@ -37,7 +37,7 @@ from hypothesis import strategies as st
 import everycommand
 import fuzzkit
 from fuzzkit import HttpEntry, MiB
-from pip_cache_plus import sniff
+from pip_cache_plus import sniff, streams
 from realpip import BuiltCache, IndexServer
 
 _EXAMPLES = int(os.environ.get("PCP_FUZZ_EXAMPLES", "30"))
@@ -370,7 +370,7 @@ def test_reading_a_small_page_reserves_no_big_buffer() -> None:
     page = gzip.compress(b'{"meta": {"api-version": "1.1"}, "files": []}')
     tracemalloc.start()
     try:
-        data = sniff.decode_body(io.BytesIO(page), "gzip", 64 * MiB)
+        data = streams.decode_body(io.BytesIO(page), "gzip", 64 * MiB)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

@@ -22,9 +22,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pip_cache_plus import sniff
+from pip_cache_plus import sniff, streams
 from pip_cache_plus.errors import CacheFormatError
-from pip_cache_plus.sniff import Sniffed, decode_body, open_decoded, sniff_body, spool
+from pip_cache_plus.sniff import Sniffed, sniff_body
+from pip_cache_plus.streams import decode_body, open_decoded, spool
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -900,6 +901,6 @@ def test_random_bytes(body: bytes, magic: bytes) -> None:
 def test_xz_memory_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     # An xz stream whose dictionary needs more memory than the decoder allows.
     body = lzma.compress(make_tar({"a-1/x": b""}, "w"), format=lzma.FORMAT_XZ, preset=9)
-    monkeypatch.setattr(sniff, "XZ_MEMORY_LIMIT", 1 << 20)
+    monkeypatch.setattr(streams, "XZ_MEMORY_LIMIT", 1 << 20)
     with pytest.raises(CacheFormatError, match="corrupt"):
         sniff_body(body)

@@ -28,7 +28,7 @@ from .fsio import open_quietly, window
 from .fsops import DISK_FULL_ERRNOS, atomic_file, copy_range, remove_abandoned_temps
 from .model import CacheEntry
 from .responses import read_response
-from .sniff import decode_limit, open_decoded
+from .streams import decode_limit, open_decoded
 
 _FILE_STATUSES = (200, 203)  # a response with the file as its body
 _HASH_CHUNK = 1 << 20

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from packaging.utils import canonicalize_name
 
-from . import simple, sniff
+from . import simple, sniff, streams
 from .compat import PYPI_SIMPLE_URL
 from .errors import CacheFormatError, unreadable
 from .fsio import read_all
@@ -306,8 +306,8 @@ def _cached_in(keys: Collection[str]) -> simple.Wanted:
 def _read_page(head: _Head) -> simple.LoadedPage | None:
     try:
         with open_body(head.body) as fp:
-            limit = min(MAX_PAGE_SIZE, sniff.decode_limit(head.body.length, PAGE_MAX_RATIO))
-            data = sniff.decode_body(fp, head.content_encoding, limit)
+            limit = min(MAX_PAGE_SIZE, streams.decode_limit(head.body.length, PAGE_MAX_RATIO))
+            data = streams.decode_body(fp, head.content_encoding, limit)
         return simple.load_page(data, content_type=head.content_type)
     except CacheFormatError:
         return None
@@ -363,8 +363,8 @@ def _sniff(head: _Head) -> sniff.Sniffed:
                 return sniff.sniff_body(fp, content_type=ctype)
             # A decoded stream cannot seek and zip sniffing must: spool it, bounded.
             with (
-                sniff.open_decoded(fp, encoding) as decoded,
-                sniff.spool(decoded, limit=_spool_limit(head.body)) as body,
+                streams.open_decoded(fp, encoding) as decoded,
+                streams.spool(decoded, limit=_spool_limit(head.body)) as body,
             ):
                 return sniff.sniff_body(body, content_type=ctype)
     except (CacheFormatError, OSError):
@@ -374,7 +374,7 @@ def _sniff(head: _Head) -> sniff.Sniffed:
 def _spool_limit(body: BodyRef) -> int:
     # Bounded by the body's size too: a few bytes of nested gzip must not cost a
     # 256 MiB temporary file each time the cache is listed.
-    return min(MAX_SPOOL, sniff.decode_limit(body.length))
+    return min(MAX_SPOOL, streams.decode_limit(body.length))
 
 
 def _hinted(head: _Head) -> sniff.Sniffed | None:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from . import sniff
+from . import streams
 from .cache import Cache
 from .entries import PROBLEM_NO_META, PROBLEM_TMP
 from .errors import CacheFormatError, unreadable
@@ -51,7 +51,7 @@ IN_PROGRESS_GRACE = 3600.0
 #: Deflate cannot expand data more than about 1032 times; a member declaring more lies.
 DEFLATE_MAX_RATIO = 1032
 #: A Content-Encoded body may decode to at most this many times its size (+ 1 MiB).
-DECODE_MAX_RATIO = sniff.DECODE_MAX_RATIO
+DECODE_MAX_RATIO = streams.DECODE_MAX_RATIO
 _CHUNK = 1 << 20
 _ZIP_MAGIC = b"PK\x03\x04"
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -213,11 +213,11 @@ def _check_http_body(
             return []  # checking a zip inside a Content-Encoding needs the whole body decoded
         limit = _decode_limit(read.body.length)
         try:
-            stream = sniff.open_decoded(raw, encoding, limit=limit)
+            stream = streams.open_decoded(raw, encoding, limit=limit)
         except CacheFormatError as exc:  # an encoding we cannot decode is not an error
             return [_problem(entry, path, "unchecked", str(exc))]
         try:
-            decoded = sniff.spool(stream, limit=limit)
+            decoded = streams.spool(stream, limit=limit)
         except CacheFormatError as exc:
             return [_problem(entry, path, "encoding", f"{encoding} body does not decode: {exc}")]
         with decoded:
@@ -225,7 +225,7 @@ def _check_http_body(
 
 
 def _decode_limit(size: int) -> int:
-    return sniff.decode_limit(size)
+    return streams.decode_limit(size)
 
 
 def _encoding(response: CachedResponse) -> str | None:
@@ -262,7 +262,7 @@ def gzip_problem(body: BinaryIO) -> str | None:
     limit = _decode_limit(body.seek(0, io.SEEK_END))
     body.seek(0)
     try:
-        stream = sniff.open_decoded(body, "gzip", limit=limit)
+        stream = streams.open_decoded(body, "gzip", limit=limit)
         while stream.read(_CHUNK):
             pass
     except CacheFormatError as exc:
