@@ -33,8 +33,9 @@ import pytest
 import pip_cache_plus
 from pip_cache_plus import fsops, migrate, render
 from pip_cache_plus.cli import main
+from pip_cache_plus.journal import JOURNAL_NAME, STALE_TMP_AGE, Journal
 from pip_cache_plus.lock import cache_lock
-from pip_cache_plus.migrate import JOURNAL_NAME, STALE_TMP_AGE, plan_step
+from pip_cache_plus.migrate import plan_step
 from pip_cache_plus.records import CachedResponse, parse_metadata
 from pip_cache_plus.responses import BodyRef, ReadResponse
 from realpip import DOWNLOAD_REQUIREMENTS, BuiltCache, IndexServer, PipRunner
@@ -672,7 +673,7 @@ def test_temp_files_ours_always_pips_only_when_stale(
 
 
 def test_journal_lines_released_on_a_name_clash_are_not_ours(tmp_path: Path) -> None:
-    journal = migrate._Journal(tmp_path)
+    journal = Journal(tmp_path)
     target = tmp_path.joinpath("http-v2", *"abcde", "abcde" + "0" * 51)
     first, second = fsops.pip_temp_name(target), fsops.pip_temp_name(target)
     journal.claim(first)
