@@ -179,14 +179,27 @@ def own_memo_dir(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     return path
 
 
+def _scrub_pip_env(mp: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("PIP_") and not name.startswith("PIP_CACHE_PLUS_"):
+            mp.delenv(name)
+    mp.setenv("PIP_CONFIG_FILE", os.devnull)
+
+
 @pytest.fixture
 def isolated_pip_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No ``PIP_*`` variable and no pip config file of this machine reaches the code
     (ours, ``PIP_CACHE_PLUS_*``, stay: see :func:`own_memo_dir`)."""
-    for name in list(os.environ):
-        if name.startswith("PIP_") and not name.startswith("PIP_CACHE_PLUS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    _scrub_pip_env(monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def module_index_env(index_server: IndexServer) -> Iterator[None]:
+    """:func:`index_env` for a whole module (hypothesis tests take no function fixtures)."""
+    with pytest.MonkeyPatch.context() as mp:
+        _scrub_pip_env(mp)
+        mp.setenv("PIP_INDEX_URL", index_server.index_url)
+        yield
 
 
 @pytest.fixture

@@ -39,6 +39,7 @@ import pytest
 import pip_cache_plus
 from pip_cache_plus import fsops
 from pip_cache_plus.fsio import open_quietly
+from realpip import scrubbed_env
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -59,7 +60,8 @@ EXPORT_TMP = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{8}\.tmp")
 #: SIGKILL: nothing of ours runs after it.
 _ZYGOTE = r"""
 import json, os, signal, sys, time
-from pip_cache_plus import cli, clean, export, fsops, identify, migrate, prune, sniff, simple
+from pip_cache_plus import cli, clean, export, fsops, identify, journal, migrate, prune, sniff
+from pip_cache_plus import simple, streams
 from pip_cache_plus import render
 
 def die(*_):
@@ -116,12 +118,7 @@ for line in sys.stdin:
 
 class Zygote:
     def __init__(self, logs: Path) -> None:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("PIP_") or k.startswith("PIP_CACHE_PLUS_")
-        }
-        env["PIP_CONFIG_FILE"] = os.devnull
+        env = scrubbed_env()  # no PIP_* of this machine, no pip config file
         env["PIP_INDEX_URL"] = INDEX_URL  # the generator's pages are PyPI's
         env["PIP_CACHE_PLUS_MEMO_DIR"] = str(logs / "memo")  # made before any test's own
         env["PYTHONPATH"] = str(SRC)

@@ -20,12 +20,7 @@ from realpip import BuiltCache
 MARKER_NAME = "pwned-by-pickle"
 
 
-@pytest.fixture(autouse=True)
-def _no_pip_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("PIP_") and not name.startswith("PIP_CACHE_PLUS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+pytestmark = pytest.mark.usefixtures("isolated_pip_env")
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

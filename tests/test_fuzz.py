@@ -25,7 +25,7 @@ import re
 import shutil
 import tempfile
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -56,16 +56,7 @@ settings.register_profile("pcp-fuzz-long", _COMMON)
 FUZZ = settings.get_profile(os.environ.get("PCP_FUZZ_PROFILE", "pcp-fuzz-ci"))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _index_config(index_server: IndexServer) -> Iterator[None]:
-    """Like a user whose pip is configured for this index; nothing else leaks in."""
-    with pytest.MonkeyPatch.context() as mp:
-        for name in list(os.environ):
-            if name.startswith("PIP_") and not name.startswith("PIP_CACHE_PLUS_"):
-                mp.delenv(name)
-        mp.setenv("PIP_CONFIG_FILE", os.devnull)
-        mp.setenv("PIP_INDEX_URL", index_server.index_url)
-        yield
+pytestmark = pytest.mark.usefixtures("module_index_env")  # a user of the loopback index
 
 
 # -- the damage -------------------------------------------------------------------------------

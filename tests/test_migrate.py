@@ -50,13 +50,7 @@ FILE_HEADERS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _no_pip_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No PIP_* variable or config file of the machine leaks in."""
-    for name in list(os.environ):
-        if name.startswith("PIP_") and not name.startswith("PIP_CACHE_PLUS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+pytestmark = pytest.mark.usefixtures("isolated_pip_env")  # no PIP_* or config leaks in
 
 
 # -- helpers ------------------------------------------------------------------------------

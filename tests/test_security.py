@@ -36,7 +36,7 @@ from everycommand import Outcome
 from fuzzkit import HttpEntry
 from pip_cache_plus.cli import main
 from pip_cache_plus.urls import redact
-from realpip import BuiltCache, IndexServer
+from realpip import BuiltCache, IndexServer, scrubbed_env
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 
@@ -303,14 +303,9 @@ def _other_user() -> list[str] | None:
 
 
 def run_as_other(prefix: list[str], *argv: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("PIP_") or k.startswith("PIP_CACHE_PLUS_")
-    }
+    env = scrubbed_env()  # no PIP_* of this machine, no pip config file
     env.update(
         PYTHONPATH=str(SRC),
-        PIP_CONFIG_FILE=os.devnull,
         PIP_INDEX_URL=os.environ["PIP_INDEX_URL"],
         PYTHONDONTWRITEBYTECODE="1",
         HOME="/",
