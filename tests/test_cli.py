@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -10,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from pip_cache_plus.cache import Cache
 from pip_cache_plus.cli import main
+from pip_cache_plus.errors import PipCachePlusError
 from realpip import BuiltCache, PipRunner
 
 # Every test runs as a user whose pip is configured for the loopback index.
@@ -264,3 +267,29 @@ def test_pip_still_works_after_remove(
     assert "dotted_pkg-2.0-py3-none-any.whl" in {p.name for p in (tmp_path / "dl").iterdir()}
     fetched = [r.filename for r in index_server.requests(since=mark) if r.kind == "file"]
     assert fetched == ["dotted_pkg-2.0-py3-none-any.whl"], result
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_the_cycle_collector_is_off_during_a_command_and_back_after(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    v2_cache: BuiltCache,
+    fails: bool,
+) -> None:
+    """Off while a command holds every entry (it would walk them over and over to free
+    nothing), back on afterwards: callers and tests run main in their own process."""
+    seen: list[bool] = []
+    real = Cache.info
+
+    def info(self: Cache) -> Any:
+        seen.append(gc.isenabled())
+        if fails:
+            raise PipCachePlusError("stopped here")
+        return real(self)
+
+    monkeypatch.setattr(Cache, "info", info)
+    assert gc.isenabled()
+    code, _, err = run(capsys, "info", "--cache-dir", str(v2_cache.path))
+    assert (code != 0) == fails, err
+    assert seen == [False]
+    assert gc.isenabled()

@@ -6,9 +6,11 @@ Exit codes: 0 success; 1 an error (message on stderr); 2 bad usage; 130 interrup
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
@@ -411,6 +413,27 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     parser = build_parser(prog)
     args = parser.parse_args(argv)
+    with _no_cycle_collection():
+        return _run(parser, args)
+
+
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Turn Python's cycle collector off for the command (and back on after: tests and
+    callers run ``main`` in their own process). A command holds an object or four per
+    entry, and the collector walks every one again each time their number grows by a
+    quarter, ~15% of a 20k-entry listing's CPU, to free nothing: the entries form no
+    cycles, and reference counting frees what they drop."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         cache = Cache.locate(args.cache_dir, no_cache_dir=args.no_cache_dir, memo=True)
         if cache.path.exists() and not cache.path.is_dir():
