@@ -178,8 +178,8 @@ class Cache:
     def _prune(self, now: float, options: PruneOptions, *, dry_run: bool) -> PruneResult:
         from .prune import prune_cache
 
-        empty: list[str] = []  # filled by the walk, which entries() runs to its end first
-        entries = list(self.entries(on_empty_dir=empty.append))
+        empty: list[str] = []  # filled by the walk, which prune_cache runs to its end first
+        entries = self.entries(on_empty_dir=empty.append)
         return prune_cache(self.path, entries, empty, now, options, dry_run=dry_run)
 
     def export(

@@ -422,7 +422,7 @@ def _no_cycle_collection() -> Iterator[None]:
     """Turn Python's cycle collector off for the command (and back on after: tests and
     callers run ``main`` in their own process). A command holds an object or four per
     entry, and the collector walks every one again each time their number grows by a
-    quarter, ~15% of a 20k-entry listing's CPU, to free nothing: the entries form no
+    quarter, ~10% of a 20k-entry listing's CPU, to free nothing: the entries form no
     cycles, and reference counting frees what they drop."""
     enabled = gc.isenabled()
     gc.disable()
