@@ -11,6 +11,7 @@ files reported: on caches real pip wrote, through every command.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import html
 import json
@@ -22,7 +23,7 @@ import string
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -291,18 +292,32 @@ def test_migrate_keeps_a_group_shared_mode(
         assert stat.S_IMODE(lock.stat().st_mode) & 0o060 == 0o060
 
 
-def _other_user() -> list[str] | None:
-    """A command prefix that runs as an unprivileged user, or None if we cannot."""
+@functools.cache
+def _other_user() -> tuple[str, ...] | None:
+    """A command prefix that runs us as an unprivileged user, or None if we cannot: root
+    without setpriv or runuser, or an interpreter that does not start as that user (a
+    Python built with a shared libpython under /root, as pyenv's 3.13 here is)."""
     if os.geteuid() != 0:
-        return []  # we are one: chmod 0 makes a file unreadable to us
+        return ()  # we are one: chmod 0 makes a file unreadable to us
     if shutil.which("setpriv"):
-        return ["setpriv", f"--reuid={_GROUP}", f"--regid={_GROUP}", "--clear-groups"]
-    if shutil.which("runuser"):
-        return ["runuser", "-u", "nobody", "--"]
-    return None
+        prefix: tuple[str, ...] = (
+            "setpriv",
+            f"--reuid={_GROUP}",
+            f"--regid={_GROUP}",
+            "--clear-groups",
+        )
+    elif shutil.which("runuser"):
+        prefix = ("runuser", "-u", "nobody", "--")
+    else:
+        return None
+    return prefix if run_as_other(prefix, "--version").returncode == 0 else None
 
 
-def run_as_other(prefix: list[str], *argv: str) -> subprocess.CompletedProcess[str]:
+_NO_OTHER_USER = "cannot act as another user (root without setpriv or runuser, or this "
+_NO_OTHER_USER += "Python does not start as that user)"
+
+
+def run_as_other(prefix: Sequence[str], *argv: str) -> subprocess.CompletedProcess[str]:
     env = scrubbed_env()  # no PIP_* of this machine, no pip config file
     env.update(
         PYTHONPATH=str(SRC),
@@ -338,7 +353,7 @@ def test_lock_file_of_a_shared_cache_works_for_the_whole_group(
     """One member of the group runs a mutating command, then another does."""
     prefix = _other_user()
     if prefix is None or os.geteuid() != 0:
-        pytest.skip("needs root and setpriv or runuser, to act as two users")
+        pytest.skip(_NO_OTHER_USER if prefix is None else "needs root, to act as two users")
     cache = open_dir / "cache"
     shutil.copytree(built_v2_cache.path, cache, symlinks=True)
     share_with_group(cache)
@@ -401,7 +416,7 @@ def test_unreadable_files_are_reported_not_fatal(
 ) -> None:
     prefix = _other_user()
     if prefix is None:
-        pytest.skip("running as root without setpriv or runuser: cannot act as another user")
+        pytest.skip(_NO_OTHER_USER)
     targets = _unreadable_setup(built_mixed_cache, open_dir)
     cache = open_dir / "cache"
     dest = open_dir / "dest"
