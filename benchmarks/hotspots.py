@@ -33,7 +33,7 @@ STEPS = (
     ("identify_all", "identify.py:identify_all"),
     ("  read metadata (responses.read_response)", "responses.py:read_response"),
     ("    msgpack unpack", "records.py:_unpack"),
-    ("  recover URLs from pages (identify.recover)", "identify.py:recover"),
+    ("  recover URLs from pages (recover.recover)", "recover.py:recover"),
     ("    decode page body (gzip)", "streams.py:decode_body"),
     ("    parse page JSON/HTML (simple.load_page)", "simple.py:load_page"),
     ("    resolve file links (simple._json_files)", "simple.py:_json_files"),

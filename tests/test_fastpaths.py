@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pip_cache_plus import identify, simple, urls
+from pip_cache_plus import recover, simple, urls
 from pip_cache_plus.records import key_digest
 from pip_cache_plus.responses import parse_http_date
 
@@ -128,7 +128,7 @@ def test_cached_in_agrees_with_the_keys(
         keys.add(key_digest(_slow_cache_key(url)))
     if metadata_cached:
         keys.add(key_digest(_slow_cache_key(url + ".metadata")))
-    wanted = identify._cached_in(keys)
+    wanted = recover._cached_in(keys)
     assert wanted(url, has_metadata) == (file_cached or (has_metadata and metadata_cached))
 
 

@@ -1,40 +1,34 @@
 """What each entry holds: kind, project, version, filename and, where it can be found, URL.
 
 Nothing on disk names an HTTP entry's URL; the key is ``sha224(url)``. Cached index pages
-list file URLs, so hashing those (and each + ``.metadata``, PEP 658) against the keys we
-have recovers most URLs, and the filename in the URL then says what the entry is without
-opening its body. Entries left over are identified by sniffing their (decoded) bodies;
-PyPI's ``x-pypi-file-*`` headers are only a last hint.
+list file URLs, from which :mod:`.recover` finds most entries' URLs, and the filename in
+the URL then says what the entry is without opening its body. Entries left over are
+identified by sniffing their (decoded) bodies; PyPI's ``x-pypi-file-*`` headers are only
+a last hint.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from packaging.utils import canonicalize_name
 
-from . import simple, sniff, streams
-from .compat import PYPI_SIMPLE_URL
+from . import sniff, streams
 from .errors import CacheFormatError, unreadable
 from .fsio import read_all
 from .memo import Memo, remembered, urls_digest
 from .model import CacheEntry, RawEntry, invalid
 from .names import classify
-from .records import key_digest
+from .recover import Candidates, IndexUrls, Recovered, recover
 from .responses import BodyRef, ReadResponse, open_body, parse_http_date, read_response
-from .urls import cache_key, redact, url_filename
+from .urls import redact, url_filename
 
-#: Decoded index pages bigger than this are not read for URL recovery.
-MAX_PAGE_SIZE = 64 * 1024 * 1024
 _MAX_ORIGIN_JSON = 1024 * 1024
 #: An encoded body is decoded to a temporary file for sniffing only up to this size.
 MAX_SPOOL = 256 * 1024 * 1024
-#: Index pages compress 3 to 10 times (their sha256s are random): one decoding to more than
-#: this many times its cached size is a bomb, not a page.
-PAGE_MAX_RATIO = 100
 _PAGE_MEDIA = ("html", "json")
 _HINT_KINDS: dict[str, sniff.Kind] = {"bdist_wheel": "wheel", "sdist": "sdist"}
 
@@ -81,22 +75,6 @@ def _shared(value: str | None) -> str | None:
     return sys.intern(value) if isinstance(value, str) else value
 
 
-@dataclass(frozen=True, slots=True)
-class _Page:
-    project: str | None
-    url: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Recovered:
-    urls: dict[str, str]  # entry key -> URL
-    pages: dict[str, _Page]  # entry key of a page -> what it is
-    hashes: dict[str, str]  # entry key of a file -> sha256 the page gives for it
-
-
-IndexUrls = Sequence[str] | Callable[[], Sequence[str]]
-
-
 def identify_all(
     raws: Iterable[RawEntry], index_urls: IndexUrls, memo: Memo | None = None
 ) -> Iterator[CacheEntry]:
@@ -120,7 +98,7 @@ def identify_all(
         pending.append((raw, first))
         if raw.key is not None and (isinstance(first, _Head) or id(first) in known):
             keys.add(raw.key)
-    candidates = _Candidates(index_urls)
+    candidates = Candidates(index_urls)
     answers = _answers(pending, known, keys, candidates, memo)
     del pending  # _answers lets go of each head once answered
     if memo is None:
@@ -140,7 +118,7 @@ def _answers(
     pending: list[tuple[RawEntry, _Head | CacheEntry]],
     known: dict[int, CacheEntry],
     keys: set[str],
-    candidates: _Candidates,
+    candidates: Candidates,
     memo: Memo | None,
 ) -> Iterator[CacheEntry]:
     if not _needs_pages(pending, memo, candidates):
@@ -165,7 +143,7 @@ def _answers(
 
 
 def _needs_pages(
-    pending: list[tuple[RawEntry, _Head | CacheEntry]], memo: Memo | None, candidates: _Candidates
+    pending: list[tuple[RawEntry, _Head | CacheEntry]], memo: Memo | None, candidates: Candidates
 ) -> bool:
     pages_now = set()
     for raw, first in pending:
@@ -187,7 +165,7 @@ def _reread_page(
     return first
 
 
-def _recheck(raw: RawEntry, known: CacheEntry, recovered: _Recovered) -> CacheEntry:
+def _recheck(raw: RawEntry, known: CacheEntry, recovered: Recovered) -> CacheEntry:
     """A remembered answer, as :func:`_identify_http` would give it with these pages."""
     assert raw.key is not None
     url = recovered.urls.get(raw.key)
@@ -209,7 +187,7 @@ def _identify_again(raw: RawEntry) -> CacheEntry:
     first = _first_pass(raw)
     if isinstance(first, CacheEntry):
         return first
-    return _identify_http(raw, first, _Recovered({}, {}, {}))
+    return _identify_http(raw, first, Recovered({}, {}, {}))
 
 
 def _first_pass(raw: RawEntry) -> _Head | CacheEntry:
@@ -225,108 +203,7 @@ def _first_pass(raw: RawEntry) -> _Head | CacheEntry:
         return invalid(raw, unreadable(exc))
 
 
-class _Candidates:
-    """Base URLs a page may have been fetched from: PyPI's, then the configured ones,
-    which are only looked up when a page is not PyPI's."""
-
-    def __init__(self, index_urls: IndexUrls) -> None:
-        self._given = index_urls
-        self._loaded: Sequence[str] | None = None
-
-    def __iter__(self) -> Iterator[str]:
-        yield PYPI_SIMPLE_URL
-        yield from (url for url in self.configured() if url != PYPI_SIMPLE_URL)
-
-    def configured(self) -> Sequence[str]:
-        if self._loaded is None:
-            self._loaded = self._given() if callable(self._given) else self._given
-        return self._loaded
-
-    def used(self) -> str | None:
-        """Digest of the configured URLs, if they were looked up (answers may depend on
-        them then), for the memo."""
-        return None if self._loaded is None else urls_digest(self._loaded)
-
-
-def recover(
-    pages: Sequence[tuple[str, _Head]], index_urls: Iterable[str], keys: Collection[str]
-) -> _Recovered:
-    """Map the entry ``keys`` to URLs from the file lists of cached index pages.
-
-    Each listed file URL (and its ``.metadata``, PEP 658) is hashed into a key, but only
-    the URLs of entries in ``keys`` are kept: a page lists far more files than are cached.
-    """
-    urls: dict[str, str] = {}
-    found: dict[str, _Page] = {}
-    hashes: dict[str, str] = {}
-    wanted = _cached_in(keys)
-    for key, head in pages:
-        page = _read_page(head)
-        if page is None:
-            continue
-        page_url = _page_url(key, page.project, index_urls)
-        found[key] = _Page(page.project, page_url)
-        if page_url is not None:
-            urls[key] = page_url
-        for file in page.files(page_url, wanted):
-            file_key = key_digest(cache_key(file.url))
-            if file_key in keys:
-                urls.setdefault(file_key, file.url)
-                if file.sha256 is not None:  # the file's hash, not its .metadata's
-                    hashes.setdefault(file_key, file.sha256)
-            if not file.has_metadata:
-                continue  # pip asks for <url>.metadata only when the page offers it
-            metadata_key = key_digest(cache_key(file.url + ".metadata"))
-            if metadata_key in keys:
-                urls.setdefault(metadata_key, file.url + ".metadata")
-    return _Recovered(urls, found, hashes)
-
-
-def _cached_in(keys: Collection[str]) -> simple.Wanted:
-    """Whether a listed file, or its ``.metadata``, is among the entry ``keys``.
-
-    The same test as :func:`recover` makes: it runs on every file every page lists (~6
-    for each cached one on PyPI-like pages), so it skips ``cache_key`` of the
-    ``.metadata`` URL when the file's own key needed no change.
-    """
-
-    def wanted(url: str, has_metadata: bool) -> bool:
-        key = cache_key(url)
-        if key_digest(key) in keys:
-            return True
-        if not has_metadata:
-            return False
-        # A plain key (its own URL) stays plain with a suffix; anything else is redone.
-        metadata_key = key + ".metadata" if key == url else cache_key(url + ".metadata")
-        return key_digest(metadata_key) in keys
-
-    return wanted
-
-
-def _read_page(head: _Head) -> simple.LoadedPage | None:
-    try:
-        with open_body(head.body) as fp:
-            limit = min(MAX_PAGE_SIZE, streams.decode_limit(head.body.length, PAGE_MAX_RATIO))
-            data = streams.decode_body(fp, head.content_encoding, limit)
-        return simple.load_page(data, content_type=head.content_type)
-    except CacheFormatError:
-        return None
-
-
-def _page_url(key: str, project: str | None, index_urls: Iterable[str]) -> str | None:
-    for index_url in index_urls:
-        base = index_url.rstrip("/") + "/"
-        candidates = [base] if project is None else [f"{base}{project}/", base]
-        for candidate in candidates:
-            try:
-                if key_digest(cache_key(candidate)) == key:
-                    return candidate
-            except ValueError:  # a configured URL urlsplit refuses: pip could not use it
-                break
-    return None
-
-
-def _identify_http(raw: RawEntry, head: _Head, recovered: _Recovered) -> CacheEntry:
+def _identify_http(raw: RawEntry, head: _Head, recovered: Recovered) -> CacheEntry:
     assert raw.key is not None
     url = recovered.urls.get(raw.key)
     shown_url = redact(url) if url is not None else None
