@@ -28,10 +28,10 @@ from typing import Any
 import pytest
 
 import pip_cache_plus
-from pip_cache_plus import fsops
 from pip_cache_plus.cli import main
 from pip_cache_plus.fsio import open_quietly
 from pip_cache_plus.lock import LOCK_NAME, TIMEOUT_ENV, cache_lock
+from pip_cache_plus.root import CacheRoot
 from realpip import BuiltCache, IndexServer, PipRunner
 
 SRC = Path(pip_cache_plus.__file__).resolve().parent.parent
@@ -52,10 +52,10 @@ pytestmark = pytest.mark.usefixtures("index_env")
 _SLOW_CHILD = r"""
 import sys, time
 from pathlib import Path
-from pip_cache_plus import cli, fsops, lock
+from pip_cache_plus import cli, lock, root
 log, flag, go = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 pace, argv = float(sys.argv[4]), sys.argv[5:]
-real_unlink, real_release = fsops.CacheRoot.unlink, lock.FileLock.release
+real_unlink, real_release = root.CacheRoot.unlink, lock.FileLock.release
 
 def unlink(self, path):
     while log.exists() and not go.exists():
@@ -71,7 +71,7 @@ def release(self, *args, **kwargs):
         time.sleep(0.02)
     return real_release(self, *args, **kwargs)
 
-fsops.CacheRoot.unlink = unlink
+root.CacheRoot.unlink = unlink
 lock.FileLock.release = release
 sys.exit(cli.main(argv))
 """
@@ -369,9 +369,9 @@ def test_an_entry_pip_rewrites_while_we_remove_it_stays_whole(
     meta = cache.joinpath("http-v2", *key[:5], key)
     body = Path(f"{meta}.body")
     new_meta, new_body = meta.read_bytes(), body.read_bytes()
-    real_unlink = fsops.CacheRoot.unlink
+    real_unlink = CacheRoot.unlink
 
-    def unlink(self: fsops.CacheRoot, path: str | Path) -> int:
+    def unlink(self: CacheRoot, path: str | Path) -> int:
         freed = real_unlink(self, path)
         # What a pip does on its next miss: body first, then metadata.
         if os.fspath(path) == str(meta):
@@ -381,7 +381,7 @@ def test_an_entry_pip_rewrites_while_we_remove_it_stays_whole(
                 os.replace(tmp, target)
         return freed
 
-    monkeypatch.setattr(fsops.CacheRoot, "unlink", unlink)
+    monkeypatch.setattr(CacheRoot, "unlink", unlink)
     code = main([*argv, "--cache-dir", str(cache), "--format", "json"])
     data = json.loads(capsys.readouterr().out)
     assert code == 0

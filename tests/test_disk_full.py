@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from pip_cache_plus import migrate
+from pip_cache_plus import batch
 from pip_cache_plus.cli import main
 from pip_cache_plus.records import parse_metadata
 from realpip import BuiltCache
@@ -90,7 +90,7 @@ class Disk:
         if self.mode == "fsync":
             monkeypatch.setattr(os, "fsync", fsync)
             # As where there is no syncfs: migrate then fsyncs each file.
-            monkeypatch.setattr(migrate, "sync_filesystem", lambda path: False)
+            monkeypatch.setattr(batch, "sync_filesystem", lambda path: False)
             return
         # Each mode makes the ways before it refuse, as some file systems do.
         ways: dict[str, Callable[..., int]] = {
@@ -204,7 +204,7 @@ def test_migrate_syncfs_fails(
         return True
 
     with monkeypatch.context() as patch:
-        patch.setattr(migrate, "sync_filesystem", sync_filesystem)
+        patch.setattr(batch, "sync_filesystem", sync_filesystem)
         code, out, err = run(capsys, "migrate", "--cache-dir", str(cache))
     assert code == 1
     assert err.count("\n") == 1 and err.startswith("error: could not write "), err

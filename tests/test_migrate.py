@@ -506,11 +506,11 @@ def check_nothing_lost(cache: Path, bodies: dict[str, bytes], originals: dict[st
 _KILLED_CHILD = """
 import os, signal, sys
 from pathlib import Path
-from pip_cache_plus import migrate
+from pip_cache_plus import batch, migrate
 name, when = sys.argv[2], int(sys.argv[3])
 if sys.argv[4] == "fsync":  # as where there is no syncfs: an fsync per file and directory
-    migrate.sync_filesystem = lambda path: False
-module = migrate if name == "sync_filesystem" else os
+    batch.sync_filesystem = lambda path: False
+module = batch if name == "sync_filesystem" else os
 real, calls = getattr(module, name), [0]
 def kill_on_call(*args, **kwargs):
     calls[0] += 1

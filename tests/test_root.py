@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pip_cache_plus.errors import UnsafePathError
-from pip_cache_plus.fsops import CacheRoot
+from pip_cache_plus.root import CacheRoot
 
 
 def _file(path: Path, data: bytes = b"x") -> Path:
@@ -96,3 +96,48 @@ def test_prune_empty_dirs_climbs_to_but_not_past_stop(cache: Path) -> None:
         "http/q",  # not below stop
     ]
     assert kept.is_dir()
+
+
+def test_makedirs_makes_the_missing_levels_and_says_if_it_made_the_last(cache: Path) -> None:
+    cache.mkdir()
+    root = CacheRoot(cache)
+    leaf = cache / "http-v2" / "a" / "b"
+    assert root.makedirs(leaf) is True
+    assert leaf.is_dir()
+    assert root.makedirs(str(leaf)) is False  # there (and checked) already
+    (cache / "http-v2" / "c").mkdir()
+    assert CacheRoot(cache).makedirs(cache / "http-v2" / "c") is False  # found, not made
+
+
+@pytest.mark.parametrize("level", [1, 2, 3])
+@pytest.mark.parametrize("kind", ["link", "file"])
+def test_makedirs_and_check_dir_refuse_a_link_or_file_on_the_way(
+    cache: Path, tmp_path: Path, level: int, kind: str
+) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    parts = ["http-v2", "a", "b"]
+    blocked = cache.joinpath(*parts[:level])
+    blocked.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "link":
+        blocked.symlink_to(outside, target_is_directory=True)
+    else:
+        blocked.write_bytes(b"")
+    leaf = cache.joinpath(*parts, "c")
+    with pytest.raises(UnsafePathError, match="refusing to write under"):
+        CacheRoot(cache).check_dir(leaf)
+    with pytest.raises(UnsafePathError, match="refusing to write under"):
+        CacheRoot(cache).makedirs(leaf)
+    assert list(outside.iterdir()) == []  # nothing made through the link
+
+
+def test_check_dir_accepts_a_way_that_does_not_exist_yet(cache: Path) -> None:
+    (cache / "http-v2").mkdir(parents=True)
+    CacheRoot(cache).check_dir(cache / "http-v2" / "a" / "b")  # nothing there to follow
+
+
+def test_makedirs_refuses_outside_the_cache(cache: Path, tmp_path: Path) -> None:
+    cache.mkdir()
+    with pytest.raises(UnsafePathError):
+        CacheRoot(cache).makedirs(tmp_path / "elsewhere" / "x")
+    assert not (tmp_path / "elsewhere").exists()

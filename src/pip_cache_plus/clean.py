@@ -23,8 +23,8 @@ from pathlib import Path
 
 from .entries import ORIGIN_JSON, PROBLEM_LINK
 from .errors import UnsafePathError
-from .fsops import CacheRoot
 from .model import SOURCE_DIRS, CacheEntry, FileStat, Source
+from .root import CacheRoot
 
 
 @dataclass(slots=True)

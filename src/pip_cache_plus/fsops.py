@@ -1,8 +1,7 @@
-"""Changing files in the cache safely: never through a link, never outside the cache.
+"""Writing files safely: atomic streaming writes, kernel copies, files written the way pip
+writes its own, and making them durable (fsync, syncfs).
 
-Every path we delete came from our own walk of the cache, which does not follow links; we
-check again right before acting, because the tree may have changed since (a directory
-swapped for a link to somewhere else must not make us delete there).
+Where in the cache a write or a deletion may happen is :mod:`.root`'s job.
 """
 
 from __future__ import annotations
@@ -11,125 +10,19 @@ import contextlib
 import ctypes
 import errno
 import functools
-import heapq
 import os
 import re
 import secrets
-import stat
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
-
-from .errors import UnsafePathError
 
 try:
     import fcntl
 except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
-
-
-class CacheRoot:
-    """The cache directory; all destructive operations go through it.
-
-    One is made per command run, under the lock. Directories found to be reached without a
-    link are remembered for its life (entries share all but their last levels: checking
-    each one again would be most of a big removal's time); one removed is forgotten.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        # The cache dir itself may be a link (pip allows that): resolve it once, here.
-        self.real = Path(os.path.realpath(path))
-        # Paths are handled as strings: a removal or migration makes tens of thousands of
-        # these checks, and pathlib's parsing and comparisons were most of their cost.
-        self._top = os.fspath(path)
-        self._below = os.path.join(self._top, "")
-        self._checked: set[str] = set()
-
-    def _inside(self, where: str) -> None:
-        """Raise unless ``where`` is strictly inside the cache dir, with no ``..`` part."""
-        if not where.startswith(self._below):
-            raise UnsafePathError(f"refusing to touch {where}: it is outside the cache")
-        rel = where[len(self._below) :]
-        if not rel or ".." in rel.split(os.sep):
-            raise UnsafePathError(f"refusing to touch {where}: it is not inside the cache")
-
-    def check_parent(self, path: str | Path) -> None:
-        """Raise unless the directory holding ``path`` is reached without any link."""
-        where = os.fspath(path)
-        self._inside(where)
-        if not self._reached_without_links(os.path.dirname(where)):
-            raise UnsafePathError(
-                f"refusing to touch {where}: a directory on its way is a link out of place"
-            )
-
-    def _reached_without_links(self, directory: str) -> bool:
-        """Each part of ``directory`` below the cache dir is a directory, not a link:
-        what ``realpath`` would say, with one ``lstat`` per part not yet checked."""
-        if directory == self._top or directory in self._checked:
-            return True
-        parent = os.path.dirname(directory)
-        if parent == directory or not self._reached_without_links(parent):
-            return False
-        try:
-            if not stat.S_ISDIR(os.lstat(directory).st_mode):
-                return False
-        except FileNotFoundError:
-            return True  # nothing there to follow; the operation itself will find it gone
-        self._checked.add(directory)
-        return True
-
-    def unlink(self, path: str | Path) -> int:
-        """Delete one file (or link, never its target). Returns bytes freed; 0 if gone."""
-        where = os.fspath(path)
-        self.check_parent(where)
-        try:
-            st = os.lstat(where)
-        except FileNotFoundError:
-            return 0  # someone (pip, another cleaner) removed it first
-        if stat.S_ISDIR(st.st_mode):
-            raise UnsafePathError(f"refusing to delete {where}: it is a directory")
-        try:
-            os.unlink(where)
-        except FileNotFoundError:
-            return 0
-        return 0 if stat.S_ISLNK(st.st_mode) else st.st_size
-
-    def rmdir_if_empty(self, path: str | Path) -> bool:
-        """Remove an empty directory inside the cache; False if not empty or gone."""
-        where = os.fspath(path)
-        self.check_parent(where)
-        if os.path.islink(where):
-            return False
-        try:
-            os.rmdir(where)
-        except OSError:
-            return False
-        self._checked.discard(where)
-        return True
-
-    def prune_empty_dirs(self, dirs: Iterable[str | Path], stop: str | Path) -> int:
-        """Remove the given directories and then their parents while empty, below ``stop``."""
-        below = os.path.join(os.fspath(stop), "")
-        # Deepest first, so every child is handled before its parent is looked at.
-        found = {os.fspath(d) for d in dirs}
-        heap = [(-d.count(os.sep), d) for d in found if d.startswith(below)]
-        heapq.heapify(heap)
-        seen: set[str] = set()
-        removed = 0
-        while heap:
-            _, directory = heapq.heappop(heap)
-            if directory in seen:
-                continue
-            seen.add(directory)
-            if self.rmdir_if_empty(directory):
-                removed += 1
-                parent = os.path.dirname(directory)
-                if parent.startswith(below):
-                    heapq.heappush(heap, (-parent.count(os.sep), parent))
-        return removed
 
 
 def fsync_dir(path: Path) -> None:

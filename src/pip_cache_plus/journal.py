@@ -19,8 +19,8 @@ import re
 from pathlib import Path
 
 from .fsio import read_all
-from .fsops import CacheRoot
 from .model import SOURCE_DIRS
+from .root import CacheRoot
 
 V2_DIR = SOURCE_DIRS["http-v2"]
 #: Beside the lock file; names our temp files until their entry is in place.

@@ -8,16 +8,11 @@ so a kill anywhere loses nothing:
    ``<key>.body``, named as pip names its own (``<key>.body<random>.tmp``), and the
    metadata (``body=b""``, no ``strict``: what pip >= 23.3 writes) to a temp file beside
    ``<key>``;
-2. both temp files are fsynced, then renamed: the body first. pip serves an entry only when
-   both files exist, and the body is complete before the metadata exists;
-3. the directory is fsynced (both renames are durable), and only then is the legacy file
-   removed. An entry already complete in ``http-v2/`` wins: its legacy file is only removed.
-
-Entries go through these steps in batches (:data:`BATCH_ENTRIES`, :data:`BATCH_BYTES`):
-every temp file of a batch is written, then all are fsynced, renamed, their directories
-fsynced, and the legacy files removed. The order per entry is the same; batching lets the
-filesystem commit its journal once for many fsyncs instead of three times per entry (14x
-faster for small entries on ext4 here).
+2. once a batch of entries is staged (:data:`BATCH_ENTRIES`, :data:`BATCH_BYTES`), the
+   temp files are made durable and renamed, the body first, and the renames made durable
+   (:mod:`.batch`);
+3. only then are the batch's legacy files removed. An entry already complete in
+   ``http-v2/`` wins: its legacy file is only removed.
 
 Temp files a kill leaves behind (ours, and pip's) are found and removed by the next run:
 see :mod:`.journal`.
@@ -34,10 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
 
+from .batch import Batch, Staged
 from .entries import BODY_SUFFIX, walk
 from .errors import CacheFormatError, UnsafePathError
 from .fsio import open_quietly, read_all
-from .fsops import CacheRoot, copy_range, fsync_dir, staged_file, sync_file, sync_filesystem
+from .fsops import copy_range, staged_file
 from .journal import Journal, remove_stale_temps, remove_temps
 from .lock import cache_lock
 from .model import SOURCE_DIRS, RawEntry
@@ -49,6 +45,7 @@ from .records import (
     serialize_v2_metadata,
 )
 from .responses import BodyRef, ReadResponse, read_response
+from .root import CacheRoot
 
 LEGACY_DIR = SOURCE_DIRS["http"]
 V2_DIR = SOURCE_DIRS["http-v2"]
@@ -151,15 +148,6 @@ class _EntryChanged(Exception):
     """The legacy file changed between reading its headers and copying its body."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Staged:
-    """An entry whose two temp files are written, waiting for its batch's commit."""
-
-    step: Step
-    body_tmp: Path
-    meta_tmp: Path
-
-
 class _Run:
     def __init__(
         self, cache_dir: Path, *, dry_run: bool, keep_legacy: bool, progress: Progress | None
@@ -170,13 +158,11 @@ class _Run:
         self.progress = progress
         self.journal = Journal(cache_dir)
         self._mode: int | None = None
-        # Directories as strings, as in CacheRoot: checked once per entry, pathlib's
-        # parsing and comparisons were a good part of a big migration's CPU time.
+        # Directories made or checked for stale temp files (strings, as in CacheRoot:
+        # pathlib's parsing was a good part of a big migration's CPU time).
         self._ready_dirs: set[str] = set()
-        self._real_dirs: set[str] = set()  # checked: directories, not links (or made by us)
         self._total = self._done = 0  # bytes of http/, and of the entries handled
-        self._batch: list[_Staged] = []
-        self._batch_bytes = 0
+        self._batch = Batch(self._failed)
 
     def run(self) -> Migration:
         raws = list(walk(self.cache_dir, ("http",)))
@@ -194,7 +180,7 @@ class _Run:
                     break
             self._commit()
         except BaseException:
-            self._discard(self._batch)  # Ctrl-C: the legacy files of the batch stay
+            self._batch.discard()  # Ctrl-C: the legacy files of the batch stay
             raise
         finally:
             if not self.result.dry_run:
@@ -257,7 +243,7 @@ class _Run:
             return
         meta, body = target_paths(self.cache_dir, raw.path)
         try:
-            self._no_links_to(meta.parent, create=False)  # never read http-v2 via a link
+            self.root.check_dir(meta.parent)  # never read http-v2 through a link
         except UnsafePathError as exc:
             self.result.errors.append(str(exc))
             return
@@ -281,16 +267,15 @@ class _Run:
                 result.migrated += 1
                 result.bytes += step.size
             elif (staged := self._stage(step)) is not None:
-                self._batch.append(staged)
-                self._batch_bytes += step.size
-                if len(self._batch) >= BATCH_ENTRIES or self._batch_bytes >= BATCH_BYTES:
+                self._batch.add(staged)
+                if len(self._batch) >= BATCH_ENTRIES or self._batch.bytes >= BATCH_BYTES:
                     self._commit()
             return
         result.already_present += 1
         if not result.dry_run and not result.keep_legacy:
             self._remove_legacy(step.source)
 
-    def _stage(self, step: Step) -> _Staged | None:
+    def _stage(self, step: Step) -> Staged | None:
         """Write one entry's http-v2 temp files; None (and why, in the result) if not."""
         directory = step.meta.parent
         try:
@@ -307,7 +292,7 @@ class _Run:
             self._stop(step.source, directory, exc)
         return None
 
-    def _write_temps(self, step: Step) -> _Staged:
+    def _write_temps(self, step: Step) -> Staged:
         written: list[Path] = []
         try:
             with open_quietly(step.source) as src:
@@ -327,77 +312,24 @@ class _Run:
         except BaseException:
             remove_temps(written)
             raise
-        return _Staged(step, written[0], written[1])
+        return Staged(step.source, step.meta, step.body_path, written[1], written[0], step.size)
 
     def _commit(self) -> None:
-        """Put the batch's entries in place: fsync every temp file, rename (body first),
-        fsync their directories, and only then remove their legacy files.
-
-        An fsync or rename that fails stops the run there: the entries before it are
-        completed, the temp files of the others removed and their legacy files kept.
-        """
-        batch, self._batch, self._batch_bytes = self._batch, [], 0
-        if not batch:
-            return
-        placed = self._each(_rename, self._synced(batch))
-        kept = {id(staged) for staged in placed}
-        self._discard([staged for staged in batch if id(staged) not in kept])
-        durable = self._renames_durable(placed)
+        """Commit the batch (see :mod:`.batch`); remove the legacy files of its entries
+        once their renames are durable."""
+        placed, durable = self._batch.commit()
         self.journal.clear()  # every temp file it names is renamed or removed
         for staged in placed:
             self.result.migrated += 1
-            self.result.bytes += staged.step.size
+            self.result.bytes += staged.size
             if durable and not self.result.keep_legacy:
-                self._remove_legacy(staged.step.source)
+                self._remove_legacy(staged.source)
 
-    def _synced(self, batch: list[_Staged]) -> list[_Staged]:
-        """The entries of ``batch`` whose temp files are durable: one ``syncfs`` for all
-        where there is one, else an fsync of each file."""
-        first = batch[0].step
-        try:
-            if sync_filesystem(first.meta.parent):
-                return batch
-        except OSError as exc:
-            self._stop(first.source, first.meta.parent, exc)
-            self.result.stopped = True  # nothing of the batch is known to be on disk
-            return []
-        return self._each(_sync, batch)
-
-    def _renames_durable(self, placed: list[_Staged]) -> bool:
-        """Make the renames durable before any legacy file goes; False if that failed
-        (the legacy files then stay: the next run finds the entries complete)."""
-        if not placed:
-            return True
-        first = placed[0].step
-        try:
-            if sync_filesystem(first.meta.parent):
-                return True
-        except OSError as exc:
-            self._stop(first.source, first.meta.parent, exc)
+    def _failed(self, staged: Staged, exc: OSError, fatal: bool) -> bool:
+        self._stop(staged.source, staged.meta.parent, exc)
+        if fatal:
             self.result.stopped = True
-            return False
-        for directory in dict.fromkeys(staged.step.meta.parent for staged in placed):
-            fsync_dir(directory)
-        return True
-
-    def _each(self, action: Callable[[_Staged], None], todo: list[_Staged]) -> list[_Staged]:
-        """The entries of ``todo`` that ``action`` succeeded on, in order; stops at the
-        first error that stops the run (a full disk), skips only the entry for others."""
-        done = []
-        for staged in todo:
-            try:
-                action(staged)
-            except OSError as exc:
-                self._stop(staged.step.source, staged.step.meta.parent, exc)
-                if self.result.stopped:
-                    break
-                continue
-            done.append(staged)
-        return done
-
-    def _discard(self, batch: list[_Staged]) -> None:
-        for staged in batch:
-            remove_temps([staged.body_tmp, staged.meta_tmp])
+        return self.result.stopped
 
     def _stop(self, source: Path, directory: Path, exc: OSError) -> None:
         why = exc.strerror or str(exc)
@@ -437,56 +369,10 @@ class _Run:
         where = os.fspath(directory)
         if where in self._ready_dirs:
             return
-        created = self._no_links_to(directory, create=True)
+        created = self.root.makedirs(where)
         self._ready_dirs.add(where)
         if not created:  # a directory we just made holds no stale temp files
             self.result.temp_files_removed += remove_stale_temps(self.root, directory, time.time())
-
-    def _no_links_to(self, directory: Path, *, create: bool) -> bool:
-        """Raise unless each existing part of the way to ``directory`` is a directory
-        (``create``: make the missing ones, as pip's ``makedirs`` does). True if we made
-        ``directory`` itself.
-
-        Parts found to be directories are remembered for the run (which holds the lock;
-        pip never makes links): most entries share all but their last level or two.
-        """
-        current = os.fspath(self.cache_dir)
-        created = False
-        for part in directory.relative_to(self.cache_dir).parts:
-            current = os.path.join(current, part)
-            if current in self._real_dirs:
-                continue
-            created = False
-            if create:
-                try:
-                    os.mkdir(current)
-                    created = True
-                except FileExistsError:
-                    pass
-            try:
-                mode = os.lstat(current).st_mode
-            except FileNotFoundError:
-                if create:
-                    raise
-                return False  # nothing beyond: nothing to follow
-            if not stat.S_ISDIR(mode):
-                raise UnsafePathError(
-                    f"refusing to write under {current}: it is a link or a file, not a directory"
-                )
-            self._real_dirs.add(current)
-        return created
-
-
-def _sync(staged: _Staged) -> None:
-    sync_file(staged.body_tmp)
-    sync_file(staged.meta_tmp)
-
-
-def _rename(staged: _Staged) -> None:
-    # The body first: a kill between the two leaves a .body without metadata, which pip
-    # ignores and the next run rewrites.
-    os.replace(staged.body_tmp, staged.step.body_path)
-    os.replace(staged.meta_tmp, staged.step.meta)
 
 
 def _target_state(meta: Path, body: Path) -> TargetState:

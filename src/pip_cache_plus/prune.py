@@ -24,8 +24,8 @@ from typing import Literal
 from .clean import Removal, remove_entries
 from .entries import PROBLEM_LINK
 from .errors import UNREADABLE
-from .fsops import CacheRoot
 from .model import SOURCE_DIRS, SOURCES, CacheEntry, Kind, RawEntry, Source
+from .root import CacheRoot
 
 #: Debris younger than this may be a write in progress (pip writes body, then metadata).
 DEBRIS_GRACE = 3600.0
