@@ -8,6 +8,7 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import msgpack
 import pytest
 
 from pip_cache_plus.cli import main
+from pip_cache_plus.fsio import read_all
 from realpip import BuiltCache
 
 MARKER_NAME = "pwned-by-pickle"
@@ -191,3 +193,51 @@ def test_module_entry_point_runs(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.startswith("python -m pip_cache_plus list: error: argument --older-than")
+
+
+def _first(top: Path, pattern: str) -> Path:
+    return next(p for p in sorted(top.rglob(pattern)) if p.is_file() and not p.is_symlink())
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_fifos_are_invalid_entries_and_never_block(mixed_cache: BuiltCache, tmp_path: Path) -> None:
+    """A FIFO opened for reading blocks until someone writes: in a cache (pip never makes
+    one) it would hang every command that reads the file."""
+    cache = mixed_cache.path
+    meta = _first(cache / "http-v2", "?" * 56)
+    fifos = [meta.with_name(meta.name + ".body"), _first(cache / "http", "?" * 56)]
+    fifos.append(_first(cache / "wheels", "*.whl"))
+    for fifo in fifos:
+        fifo.unlink()
+        os.mkfifo(fifo)
+    commands = [
+        ["list", "--format", "json"],
+        ["verify", "--format", "json"],
+        ["show", "*", "--format", "json"],
+        ["export", "*", "-d", str(tmp_path / "out"), "--format", "json"],
+        ["remove", "*", "--dry-run", "--format", "json"],
+        ["prune", "--max-size", "0", "--dry-run", "--format", "json"],
+    ]
+    outputs = {}
+    for args in commands:
+        cmd = [sys.executable, "-m", "pip_cache_plus", "--cache-dir", str(cache), *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
+        assert "Traceback" not in proc.stderr, (args, proc.stderr)
+        assert proc.stdout.startswith("{"), (args, proc.returncode, proc.stderr)
+        outputs[args[0]] = json.loads(proc.stdout)
+    problems = {e["path"]: e["problem"] for e in outputs["list"]["entries"]}
+    for fifo in fifos:
+        assert "not a regular file" in problems[str(fifo)]
+    assert "without its .body" in problems[str(meta)]
+    assert all(fifo.exists() for fifo in fifos)  # --dry-run everywhere: nothing removed
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_a_fifo_in_a_files_place_after_the_walk_reads_as_empty(tmp_path: Path) -> None:
+    fifo = tmp_path / "k"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(read_all(fifo, 1024)), daemon=True)
+    reader.start()
+    reader.join(timeout=30)  # without O_NONBLOCK the open blocks until a writer comes
+    assert got == [b""]

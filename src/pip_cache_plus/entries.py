@@ -32,6 +32,7 @@ PROBLEM_FOREIGN = "not a file pip writes here"
 PROBLEM_LINK = "symbolic link (not followed)"
 PROBLEM_MISPLACED = "entry file in the wrong directory for its name (pip never finds it)"
 PROBLEM_LONE_ORIGIN = "origin.json without a wheel beside it"
+PROBLEM_SPECIAL = "not a regular file (a FIFO, socket or device: pip never makes one)"
 _DirHandler = Callable[[dict[str, FileStat], tuple[str, ...], Source], Iterator[RawEntry]]
 
 PROBLEM_BODY_IN_LEGACY = "a .body file in the legacy http/ cache (pip < 23.3 never wrote one)"
@@ -87,6 +88,7 @@ def _walk_tree(
         if isinstance(item, _Files):
             yield from _link_entries(item.links, item.files, source)
             yield from files_to_entries(item.files, item.rel, source)
+            yield from (RawEntry(source, (st,), problem=PROBLEM_SPECIAL) for st in item.special)
             continue
         directory, where = item
         try:
@@ -99,7 +101,7 @@ def _walk_tree(
             continue
         if not children and where and on_empty_dir is not None:
             on_empty_dir(directory)  # not the source dir itself: pip expects it there
-        found = _Files(where, {}, {})
+        found = _Files(where, {}, {}, [])
         subdirs: list[tuple[str, tuple[str, ...]]] = []
         for child in children:
             try:
@@ -107,13 +109,15 @@ def _walk_tree(
                 # http entry hold little else (a link to a directory is no directory).
                 if child.is_dir(follow_symlinks=False):
                     subdirs.append((child.path, (*where, child.name)))
+                elif child.is_file(follow_symlinks=False):
+                    found.files[child.name] = _stat(child)
                 elif child.is_symlink():
                     found.links[child.name] = _stat(child)
-                else:
-                    found.files[child.name] = _stat(child)
+                else:  # a FIFO, socket or device: reading one could block forever
+                    found.special.append(_stat(child))
             except FileNotFoundError:
                 continue  # removed while we looked (a running pip): not an entry any more
-        if found.files or found.links:
+        if found.files or found.links or found.special:
             stack.append(found)
         stack.extend(reversed(subdirs))
 
@@ -123,8 +127,9 @@ class _Files:
     """A directory's files, waiting on the stack for its subdirectories to be walked."""
 
     rel: tuple[str, ...]
-    files: dict[str, FileStat]
+    files: dict[str, FileStat]  # regular files
     links: dict[str, FileStat]
+    special: list[FileStat]  # FIFOs, sockets, devices
 
 
 def _link_entries(

@@ -2,7 +2,9 @@
 
 "Last used" is the newest atime/mtime of an entry's files, so our own reads must not bump
 atime: files are opened with ``O_NOATIME`` where the kernel allows it (we own the file), and
-otherwise the atime is put back after reading. Links are never followed (``O_NOFOLLOW``).
+otherwise the atime is put back after reading. Links are never followed (``O_NOFOLLOW``),
+and a FIFO never blocks us (``O_NONBLOCK``: the walk reports FIFOs, but one may take a
+file's place after it; reading one then gives nothing, which no parser accepts).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import BinaryIO
 _NOATIME = getattr(os, "O_NOATIME", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # no effect on regular files
 
 
 _CHUNK = 64 * 1024
@@ -32,7 +35,7 @@ def open_quietly(path: PathArg) -> Iterator[BinaryIO]:
 
 @contextlib.contextmanager
 def _quiet_fd(path: PathArg) -> Iterator[int]:
-    flags = os.O_RDONLY | _NOFOLLOW | _BINARY
+    flags = os.O_RDONLY | _NOFOLLOW | _BINARY | _NONBLOCK
     restore: os.stat_result | None = None
     try:
         fd = os.open(path, flags | _NOATIME)
