@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import io
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -293,3 +295,25 @@ def test_the_cycle_collector_is_off_during_a_command_and_back_after(
     assert (code != 0) == fails, err
     assert seen == [False]
     assert gc.isenabled()
+
+
+def test_stdout_prints_any_file_name_during_a_command_and_is_restored_after(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """main makes a strict stdout print undecodable name bytes as they are (see
+    test_errors), and gives the caller's stdout back as it was."""
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+    monkeypatch.setattr(sys, "stdout", out)
+    seen: list[str | None] = []
+    real = Cache.info
+
+    def info(self: Cache) -> Any:
+        seen.append(out.errors)
+        out.write("\udcff\u20ac|")  # a name's byte 0xff; a character utf-8 has
+        return real(self)
+
+    monkeypatch.setattr(Cache, "info", info)
+    assert main(["info", "--cache-dir", str(tmp_path)]) == 0
+    assert seen != ["strict"] and out.errors == "strict"
+    out.flush()
+    assert out.buffer.getvalue().startswith(b"\xff\xe2\x82\xac|")

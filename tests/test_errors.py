@@ -241,3 +241,20 @@ def test_a_fifo_in_a_files_place_after_the_walk_reads_as_empty(tmp_path: Path) -
     reader.start()
     reader.join(timeout=30)  # without O_NONBLOCK the open blocks until a writer comes
     assert got == [b""]
+
+
+@pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="file names are Unicode there")
+def test_file_names_that_are_not_utf8_print_as_they_are(v2_cache: BuiltCache) -> None:
+    """Under a UTF-8 locale Python writes stdout strictly; a name's undecodable bytes
+    (lone surrogates in Python) made human output fail, after ``remove`` had removed."""
+    odd = os.path.join(os.fsencode(v2_cache.path), b"http-v2", b"\xff\xe9-notes")
+    with open(odd, "wb") as fp:
+        fp.write(b"x")
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    prefix = [sys.executable, "-m", "pip_cache_plus", "--cache-dir", str(v2_cache.path)]
+    for args in (["list"], ["list", "--format", "abspath"], ["remove", "*", "--kind", "invalid"]):
+        proc = subprocess.run([*prefix, *args], capture_output=True, env=env, check=False)
+        assert proc.returncode == 0, (args, proc.stderr)
+        if args[0] == "list":
+            assert b"\xff\xe9-notes" in proc.stdout, args  # the real bytes: a usable path
+    assert not os.path.exists(odd)
