@@ -96,11 +96,26 @@ def test_missing_cache_is_an_empty_cache(
     assert not cache.exists()
 
 
-def test_cache_dir_that_is_a_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("where", "words"),
+    [
+        pytest.param("file", "is not a directory", id="a-file"),
+        pytest.param("file/sub", "a part of its path is a file", id="below-a-file"),
+    ],
+)
+@pytest.mark.parametrize(
+    "command",
+    [["list"], ["info"], ["verify"], ["purge"], ["migrate"], ["prune", "--max-size", "0"]],
+    ids=lambda c: c[0],
+)
+def test_cache_dir_that_cannot_be_a_directory(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, where: str, words: str, command: list[str]
+) -> None:
     (tmp_path / "file").write_text("x")
-    code, _, err = run(capsys, "list", "--cache-dir", str(tmp_path / "file"))
+    code, out, err = run(capsys, *command, "--cache-dir", str(tmp_path / where))
     assert code == 1
-    assert "not a directory" in err
+    assert out == "" and err.count("\n") == 1 and words in err, err
+    assert (tmp_path / "file").read_text() == "x"
 
 
 def _place(cache: Path, source: str, url: str, data: bytes, suffix: str = "") -> Path:

@@ -10,6 +10,8 @@ import codecs
 import contextlib
 import gc
 import io
+import os
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from . import __version__, render
 from .cache import Cache
-from .errors import PipCachePlusError, UsageError
+from .errors import PipCachePlusError, UsageError, unreadable
 from .filters import (
     Filter,
     Pattern,
@@ -478,8 +480,7 @@ def _no_cycle_collection() -> Iterator[None]:
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         cache = Cache.locate(args.cache_dir, no_cache_dir=args.no_cache_dir, memo=True)
-        if cache.path.exists() and not cache.path.is_dir():
-            raise PipCachePlusError(f"the cache dir {cache.path} is not a directory")
+        _check_cache_dir(cache.path)
         handler: Handler = args.handler
         return handler(args, cache)
     except UsageError as exc:
@@ -495,9 +496,25 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return EXIT_ERROR
 
 
+def _check_cache_dir(path: Path) -> None:
+    """A cache dir that is missing is an empty cache; one that is not a directory (or
+    cannot be one: a part of its path is a file) or cannot be reached is an error, before
+    a command takes it for empty or tries to write there."""
+    try:
+        mode = os.stat(path).st_mode  # a link to a directory is fine: pip follows it
+    except FileNotFoundError:
+        return
+    except NotADirectoryError:
+        raise PipCachePlusError(
+            f"the cache dir {path} cannot be a directory: a part of its path is a file"
+        ) from None
+    except OSError as exc:
+        raise PipCachePlusError(f"the cache dir {path} {unreadable(exc)}") from None
+    if not stat.S_ISDIR(mode):
+        raise PipCachePlusError(f"the cache dir {path} is not a directory")
+
+
 def _silence_stdout() -> None:
     """A closed pipe (``| head``): stop writing, and keep Python from complaining at exit."""
-    import os
-
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
