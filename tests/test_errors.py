@@ -40,6 +40,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
         pytest.param(["list", "--older-than", "5x"], "bad age", id="bad-age"),
         pytest.param(["list", "--older-than", "yesterday"], "bad age", id="bad-age-word"),
         pytest.param(["list", "--kind", "egg"], "bad kind", id="bad-kind"),
+        pytest.param(["prune", "--max-size", "9" * 400], "too large", id="huge-size"),
         pytest.param(["list", "--format", "xml"], "invalid choice", id="bad-format"),
         pytest.param(["list", "--source", "ftp"], "invalid choice", id="bad-source"),
         pytest.param(["frobnicate"], "invalid choice", id="bad-command"),

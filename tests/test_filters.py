@@ -116,7 +116,9 @@ def test_sizes(text: str, size: int) -> None:
     assert parse_size(text) == size
 
 
-@pytest.mark.parametrize("text", ["", "MB", "-1", "5XB", "5iB", "1e3", "5 MiBs"])
+@pytest.mark.parametrize(
+    "text", ["", "MB", "-1", "5XB", "5iB", "1e3", "5 MiBs", "9" * 400, "9" * 400 + "GB"]
+)
 def test_bad_sizes(text: str) -> None:
     with pytest.raises(UsageError, match="bad size"):
         parse_size(text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -108,7 +109,10 @@ def parse_size(text: str) -> int:
         raise UsageError(f"bad size {text!r}: use bytes or a unit (500MB, 2GiB, 1024)")
     power = "kmgt".index(match["prefix"].lower()) + 1 if match["prefix"] else 0
     base = 1024 if match["binary"] else 1000
-    return int(float(match["n"]) * base**power)
+    size = float(match["n"]) * base**power
+    if not math.isfinite(size):  # 400 digits: a float says inf, and int(inf) raises
+        raise UsageError(f"bad size {text!r}: too large")
+    return int(size)
 
 
 def parse_kinds(text: str) -> frozenset[Kind]:
