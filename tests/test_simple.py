@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
 from typing import Any
 
 import pytest
@@ -70,6 +71,18 @@ def file_entry(url: str, filename: str = "foo_bar-1.0.tar.gz", **extra: Any) -> 
             None,
             IndexFile(f"{FILES}/f.whl", "f.whl", None, False),
             id="core-metadata-false-wins",
+        ),
+        pytest.param(
+            file_entry(f"{FILES}/f.whl", "f.whl", **{"core-metadata": "false"}),
+            None,
+            IndexFile(f"{FILES}/f.whl", "f.whl", None, True),
+            id="core-metadata-string-false-is-true-like-pip",
+        ),
+        pytest.param(
+            file_entry(f"{FILES}/f.whl", "f.whl", **{"core-metadata": ""}),
+            None,
+            IndexFile(f"{FILES}/f.whl", "f.whl", None, False),
+            id="core-metadata-empty-string",
         ),
         pytest.param(
             file_entry(f"{FILES}/a b+c%2Fd@e.whl", "a b.whl", hashes={"sha256": "nothex"}),
@@ -171,8 +184,8 @@ def test_pypi_html_page() -> None:
         pytest.param(
             '<a href="x-1.0.whl" data-core-metadata="false" data-dist-info-metadata="true">x</a>',
             PAGE_URL,
-            IndexFile(f"{PAGE_URL}x-1.0.whl", "x-1.0.whl", None, False),
-            id="metadata-false",
+            IndexFile(f"{PAGE_URL}x-1.0.whl", "x-1.0.whl", None, True),
+            id="metadata-false-is-a-value-like-pip",  # pip 23.2-26 then fetch .metadata
         ),
         pytest.param(
             '<a href="x-1.0.whl" data-core-metadata data-dist-info-metadata="sha256=00">x</a>',
@@ -315,3 +328,60 @@ def test_mutated_pages(
 def test_arbitrary_markup(text: str) -> None:
     with contextlib.suppress(CacheFormatError):
         parse_index_page(text.encode(), content_type="text/html", page_url=PAGE_URL)
+
+
+# pip's own Link parser, in each pip's venv: does it ask for <url>.metadata?
+_PIP_SAYS = """
+import json, sys
+from pip._internal.models.link import Link
+out = []
+for kind, value in json.loads(sys.stdin.read()):
+    if kind == "html":
+        attrs = {"href": "https://h/x-1.0-py3-none-any.whl"}
+        if value is not None:
+            attrs["data-core-metadata"] = value
+        link = Link.from_element(attrs, page_url="https://h/", base_url="https://h/")
+    else:
+        item = {"filename": "x-1.0-py3-none-any.whl", "url": "https://h/x-1.0-py3-none-any.whl",
+                "hashes": {}, "core-metadata": value}
+        link = Link.from_json(item, "https://h/")
+    out.append(link is not None and link.metadata_link() is not None)
+print(json.dumps(out))
+"""
+_METADATA_VALUES: list[tuple[str, object]] = [
+    *(("html", v) for v in ["true", "false", "False", "", "sha256=" + "0" * 64, "x", None]),
+    *(("json", v) for v in [True, False, "true", "false", "", {}, {"sha256": "0" * 64}, 0, 1]),
+    ("json", None),
+]
+
+
+@pytest.mark.parametrize("pip_fixture", ["pip_legacy", "pip_current"])
+def test_metadata_offered_exactly_when_pip_asks_for_it(
+    request: pytest.FixtureRequest, pip_fixture: str
+) -> None:
+    """Whether a page offers a file's .metadata decides which URLs are hashed: it must
+    be pip's own reading of the attribute, odd values included."""
+    pip = request.getfixturevalue(pip_fixture)
+    proc = subprocess.run(
+        [str(pip.python), "-c", _PIP_SAYS],
+        input=json.dumps(_METADATA_VALUES),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    pip_says = json.loads(proc.stdout)
+    ours = []
+    for kind, value in _METADATA_VALUES:
+        if kind == "html":
+            attr = "" if value is None else f' data-core-metadata="{value}"'
+            body = f'<a href="https://h/x-1.0-py3-none-any.whl"{attr}>x</a>'.encode()
+            page = parse_index_page(body, content_type="text/html", page_url="https://h/")
+        else:
+            document = {"meta": {"api-version": "1.0"}, "name": "x", "files": [
+                {"filename": "x-1.0-py3-none-any.whl", "url": "https://h/x-1.0-py3-none-any.whl",
+                 "hashes": {}, "core-metadata": value}]}  # fmt: skip
+            page = parse_index_page(
+                json.dumps(document).encode(), content_type=JSON_TYPE, page_url="https://h/"
+            )
+        ours.append(page.files[0].has_metadata)
+    assert ours == pip_says, list(zip(_METADATA_VALUES, pip_says, ours, strict=True))

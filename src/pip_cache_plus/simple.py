@@ -171,7 +171,8 @@ def _json_files(document: Any, page_url: str | None, wanted: Wanted | None) -> I
         metadata = item.get("core-metadata")
         if metadata is None:
             metadata = item.get("dist-info-metadata")
-        has_metadata = _has_metadata(metadata)
+        # pip's Link.from_json: a dict of hashes, or any true value ("false" too).
+        has_metadata = isinstance(metadata, dict) or bool(metadata)
         if wanted is not None and not wanted(url, has_metadata):
             continue
         hashes = item.get("hashes")
@@ -271,7 +272,8 @@ def _html_files(
         metadata = anchor.get("data-core-metadata")
         if metadata is None:
             metadata = anchor.get("data-dist-info-metadata")
-        has_metadata = _has_metadata(metadata)
+        # pip's Link.from_element: any value at all ("false" too) says the file exists.
+        has_metadata = metadata is not None
         if wanted is None or wanted(url, has_metadata):
             yield IndexFile(url, _filename(url), _fragment_sha256(fragment), has_metadata)
 
@@ -326,10 +328,3 @@ def _sha256(value: object) -> str | None:
     if isinstance(value, str) and _SHA256_RE.fullmatch(value):
         return value.lower()
     return None
-
-
-def _has_metadata(value: object) -> bool:
-    """PEP 658/714: a hash dict, ``true`` or ``"true"``/``"sha256=..."``; not false."""
-    if isinstance(value, str):
-        return value.strip().lower() != "false"
-    return isinstance(value, dict) or bool(value)
