@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import select
+import stat
 import subprocess
 import sys
 import time
@@ -387,3 +388,24 @@ def test_an_entry_pip_rewrites_while_we_remove_it_stays_whole(
     assert code == 0
     assert meta.read_bytes() == new_meta and body.read_bytes() == new_body
     assert str(meta) in {e["path"] for e in data["changed"]}
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["purge", "--legacy"], ["remove", "*"], ["prune", "--max-size", "0"], ["migrate"]],
+    ids=lambda c: c[0],
+)
+def test_a_lock_file_that_is_a_link_is_refused_and_its_target_untouched(
+    capsys: pytest.CaptureFixture[str], legacy_cache: BuiltCache, tmp_path: Path, command: list[str]
+) -> None:
+    """filelock < 3.20.1 truncated and chmod-ed whatever the lock file linked to."""
+    target = tmp_path / "precious"
+    target.write_text("keep me")
+    target.chmod(0o600)
+    (legacy_cache.path / LOCK_NAME).symlink_to(target)
+    before = state(legacy_cache.path / "http")
+    code = main([*command, "--cache-dir", str(legacy_cache.path)])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "is a symbolic link" in err, err
+    assert target.read_text() == "keep me" and stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert state(legacy_cache.path / "http") == before  # nothing changed

@@ -48,7 +48,15 @@ def cache_lock(
     if not cache_dir.is_dir():
         yield  # no cache, nothing to change: do not create one just to lock it
         return
-    lock = FileLock(str(cache_dir / LOCK_NAME), mode=_shared_mode(cache_dir))
+    path = cache_dir / LOCK_NAME
+    if path.is_symlink():
+        # filelock >= 3.20.1 opens it with O_NOFOLLOW (older ones truncated and chmod-ed
+        # the link's target: CVE-2025-68146); say why here, before it tries.
+        raise PipCachePlusError(
+            f"the lock file {path} is a symbolic link (pip_cache_plus never makes one); "
+            "delete it, then run the command again"
+        )
+    lock = FileLock(str(path), mode=_shared_mode(cache_dir))
     try:
         lock.acquire(timeout=0)
     except Timeout:  # (a TimeoutError, so an OSError: first)
