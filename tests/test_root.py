@@ -4,6 +4,7 @@ through a link, whatever path it is handed (``str`` or ``Path``)."""
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -141,3 +142,29 @@ def test_makedirs_refuses_outside_the_cache(cache: Path, tmp_path: Path) -> None
     with pytest.raises(UnsafePathError):
         CacheRoot(cache).makedirs(tmp_path / "elsewhere" / "x")
     assert not (tmp_path / "elsewhere").exists()
+
+
+@pytest.mark.parametrize("swapped", ["http-v2/a", "http-v2/a/b"])
+@pytest.mark.parametrize("then", ["unlink", "rmdir"])
+def test_a_directory_swapped_for_a_link_after_its_check_is_refused(
+    cache: Path, tmp_path: Path, swapped: str, then: str
+) -> None:
+    """The run remembers directories it checked; one replaced by a link to elsewhere
+    (another user of a shared cache, mid-run) must not be followed to delete there."""
+    first = _file(cache / "http-v2" / "a" / "b" / "c" / "f1")
+    _file(cache / "http-v2" / "a" / "b" / "c" / "f2")
+    (cache / "http-v2" / "a" / "b" / "c" / "d").mkdir()
+    root = CacheRoot(cache)
+    assert root.unlink(first) == 1  # checks (and remembers) the way
+    victim_top = tmp_path / "elsewhere"
+    shutil.copytree(cache / swapped, victim_top)  # the same names, outside the cache
+    moved = cache.parent / "moved-away"
+    (cache / swapped).rename(moved)
+    (cache / swapped).symlink_to(victim_top, target_is_directory=True)
+    with pytest.raises(UnsafePathError, match="changed since it was checked"):
+        if then == "unlink":
+            root.unlink(cache / "http-v2" / "a" / "b" / "c" / "f2")
+        else:
+            root.rmdir_if_empty(cache / "http-v2" / "a" / "b" / "c" / "d")
+    victim = victim_top.joinpath(*Path("http-v2/a/b/c").relative_to(swapped).parts)
+    assert (victim / "f2").exists() and (victim / "d").is_dir()

@@ -3,21 +3,32 @@
 through a link.
 
 Every path we delete came from our own walk of the cache, which does not follow links; we
-check again right before acting, because the tree may have changed since (a directory
-swapped for a link to somewhere else must not make us delete there).
+check again before acting, because the tree may have changed since (a directory swapped
+for a link to somewhere else must not make us delete there). Each directory on the way is
+checked once per run, and its identity (device, inode) kept; every deletion then happens
+through a descriptor of its directory, opened right before and compared with that
+identity, so a directory swapped for a link after its check is refused, not followed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .errors import UnsafePathError
 
 __all__ = ["CacheRoot"]
+
+#: Deletions through a directory descriptor (POSIX); elsewhere (Windows) by path, after
+#: the same checks.
+_BY_DIR_FD = {os.stat, os.unlink, os.rmdir} <= os.supports_dir_fd
+_OPEN_DIR = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+_OPEN_DIR |= getattr(os, "O_CLOEXEC", 0)
+_Identity = tuple[int, int]  # st_dev, st_ino
 
 
 class CacheRoot:
@@ -37,7 +48,9 @@ class CacheRoot:
         # these checks, and pathlib's parsing and comparisons were most of their cost.
         self._top = os.fspath(path)
         self._below = os.path.join(self._top, "")
-        self._checked: set[str] = set()
+        # Directories reached without a link, and what they were then.
+        self._checked: dict[str, _Identity] = {}
+        self._top_identity: _Identity | None = None
 
     def _inside(self, where: str) -> None:
         """Raise unless ``where`` is strictly inside the cache dir, with no ``..`` part."""
@@ -65,11 +78,12 @@ class CacheRoot:
         if parent == directory or not self._reached_without_links(parent):
             return False
         try:
-            if not stat.S_ISDIR(os.lstat(directory).st_mode):
-                return False
+            st = os.lstat(directory)
         except FileNotFoundError:
             return True  # nothing there to follow; the operation itself will find it gone
-        self._checked.add(directory)
+        if not stat.S_ISDIR(st.st_mode):
+            return False
+        self._checked[directory] = (st.st_dev, st.st_ino)
         return True
 
     def check_dir(self, directory: str | Path) -> None:
@@ -97,41 +111,80 @@ class CacheRoot:
             created = True
         except FileExistsError:
             created = False
-        if not stat.S_ISDIR(os.lstat(where).st_mode):
+        st = os.lstat(where)
+        if not stat.S_ISDIR(st.st_mode):
             raise UnsafePathError(
                 f"refusing to write under {where}: it is a link or a file, not a directory"
             )
-        self._checked.add(where)
+        self._checked[where] = (st.st_dev, st.st_ino)
         return created
 
     def unlink(self, path: str | Path) -> int:
         """Delete one file (or link, never its target). Returns bytes freed; 0 if gone."""
         where = os.fspath(path)
-        self.check_parent(where)
-        try:
-            st = os.lstat(where)
-        except FileNotFoundError:
-            return 0  # someone (pip, another cleaner) removed it first
-        if stat.S_ISDIR(st.st_mode):
-            raise UnsafePathError(f"refusing to delete {where}: it is a directory")
-        try:
-            os.unlink(where)
-        except FileNotFoundError:
-            return 0
+        with self._parent(where) as (parent, name):
+            try:
+                st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+            except FileNotFoundError:
+                return 0  # someone (pip, another cleaner) removed it first
+            if stat.S_ISDIR(st.st_mode):
+                raise UnsafePathError(f"refusing to delete {where}: it is a directory")
+            try:
+                os.unlink(name, dir_fd=parent)
+            except FileNotFoundError:
+                return 0
         return 0 if stat.S_ISLNK(st.st_mode) else st.st_size
 
     def rmdir_if_empty(self, path: str | Path) -> bool:
         """Remove an empty directory inside the cache; False if not empty or gone."""
         where = os.fspath(path)
-        self.check_parent(where)
-        if os.path.islink(where):
-            return False
         try:
-            os.rmdir(where)
-        except OSError:
+            with self._parent(where) as (parent, name):
+                if stat.S_ISLNK(os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode):
+                    return False
+                os.rmdir(name, dir_fd=parent)
+        except UnsafePathError:
+            raise
+        except OSError:  # not empty, gone, not ours to remove
             return False
-        self._checked.discard(where)
+        self._checked.pop(where, None)
         return True
+
+    @contextlib.contextmanager
+    def _parent(self, where: str) -> Iterator[tuple[int | None, str]]:
+        """(a descriptor of ``where``'s directory, its name there), the directory being
+        the one checked: reached without a link then, the same one now. Without
+        descriptor support, (None, the path), after the same checks by path."""
+        self.check_parent(where)
+        directory, name = os.path.split(where)
+        if not _BY_DIR_FD:
+            yield None, where
+            return
+        try:
+            fd = os.open(directory, _OPEN_DIR)
+        except FileNotFoundError:
+            yield None, where  # gone: the operation finds it gone too
+            return
+        except OSError as exc:  # ELOOP: its last part is a link now
+            raise UnsafePathError(f"refusing to touch {where}: {exc.strerror}") from None
+        try:
+            st = os.fstat(fd)
+            if (st.st_dev, st.st_ino) != self._identity(directory):
+                raise UnsafePathError(
+                    f"refusing to touch {where}: a directory on its way changed since it "
+                    "was checked (a link put in its place?)"
+                )
+            yield fd, name
+        finally:
+            os.close(fd)
+
+    def _identity(self, directory: str) -> _Identity | None:
+        if directory != self._top:
+            return self._checked.get(directory)
+        if self._top_identity is None:  # the cache dir may be a link: pip allows that
+            st = os.stat(self._top)
+            self._top_identity = (st.st_dev, st.st_ino)
+        return self._top_identity
 
     def prune_empty_dirs(self, dirs: Iterable[str | Path], stop: str | Path) -> int:
         """Remove the given directories and then their parents while empty, below ``stop``."""
