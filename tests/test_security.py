@@ -518,3 +518,29 @@ _CHECKS = {
     "remove": _check_remove,
     "prune": _check_prune,
 }
+
+
+@pytest.mark.parametrize("where", ["cache", "cache/sub"])
+def test_a_cache_dir_we_cannot_read_is_one_line_exit_1(
+    built_v2_cache: BuiltCache, open_dir: Path, where: str
+) -> None:
+    """Someone else's private cache (mode 700), or a path below it: one error line for
+    every command that reads it, never a traceback; ``dir`` just says where it is."""
+    prefix = _other_user()
+    if prefix is None:
+        pytest.skip(_NO_OTHER_USER)
+    cache = open_dir / "cache"
+    shutil.copytree(built_v2_cache.path, cache, symlinks=True)
+    cache.chmod(0o700)
+    if prefix == ():
+        cache.chmod(0)  # not root: our own cache, made unreadable to us
+    target = str(open_dir / where)
+    for command in (["list"], ["info"], ["verify"], ["purge"], ["prune"], ["migrate"]):
+        proc = run_as_other(prefix, *command, "--cache-dir", target)
+        assert proc.returncode == 1, (command, proc.stderr)
+        assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert "cannot be read" in proc.stderr, proc.stderr
+    proc = run_as_other(prefix, "dir", "--cache-dir", target)
+    assert proc.returncode == 0 and proc.stdout.strip() == target, proc.stderr
+    if prefix == ():
+        cache.chmod(0o700)  # so that the fixture can remove it

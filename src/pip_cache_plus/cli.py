@@ -480,7 +480,8 @@ def _no_cycle_collection() -> Iterator[None]:
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         cache = Cache.locate(args.cache_dir, no_cache_dir=args.no_cache_dir, memo=True)
-        _check_cache_dir(cache.path)
+        if args.command != "dir":  # which only says where it is, as pip's does
+            _check_cache_dir(cache.path)
         handler: Handler = args.handler
         return handler(args, cache)
     except UsageError as exc:
@@ -498,8 +499,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 def _check_cache_dir(path: Path) -> None:
     """A cache dir that is missing is an empty cache; one that is not a directory (or
-    cannot be one: a part of its path is a file) or cannot be reached is an error, before
-    a command takes it for empty or tries to write there."""
+    cannot be one: a part of its path is a file), cannot be reached or cannot be read is
+    an error, before a command takes it for empty or tries to write there."""
     try:
         mode = os.stat(path).st_mode  # a link to a directory is fine: pip follows it
     except FileNotFoundError:
@@ -512,6 +513,8 @@ def _check_cache_dir(path: Path) -> None:
         raise PipCachePlusError(f"the cache dir {path} {unreadable(exc)}") from None
     if not stat.S_ISDIR(mode):
         raise PipCachePlusError(f"the cache dir {path} is not a directory")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise PipCachePlusError(f"the cache dir {path} cannot be read (permission denied)")
 
 
 def _silence_stdout() -> None:

@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISLNK
 
 from .errors import unreadable
 from .model import SOURCE_DIRS, SOURCES, FileStat, RawEntry, Source
@@ -51,7 +52,14 @@ def walk(
     """
     for source in sources:
         root = cache_dir / SOURCE_DIRS[source]
-        if root.is_symlink():
+        try:
+            is_link = S_ISLNK(os.lstat(root).st_mode)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:  # the cache dir cannot be searched
+            yield _unreadable(str(root), source, exc)
+            continue
+        if is_link:
             # pip never makes these links; whoever did may point them anywhere.
             yield RawEntry(source, (_lstat(root),), problem=PROBLEM_LINK)
             continue
