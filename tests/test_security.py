@@ -408,6 +408,7 @@ def _unreadable_setup(built: BuiltCache, root: Path) -> dict[str, Path]:
         pytest.param(("export", "*", "-d", "{dest}", "--format", "json"), id="export"),
         pytest.param(("migrate", "--format", "json"), id="migrate"),
         pytest.param(("remove", "*", "--format", "json"), id="remove"),
+        pytest.param(("remove", "*", "--dry-run", "--format", "json"), id="remove-dry-run"),
         pytest.param(("prune", "--max-size", "0", "--format", "json"), id="prune"),
     ],
 )
@@ -429,8 +430,11 @@ def test_unreadable_files_are_reported_not_fatal(
     assert "Traceback" not in proc.stderr
     report = json.loads(proc.stdout)
     text = proc.stdout
-    check = _CHECKS[argv[0] if argv[:2] != ("verify", "--deep") else "verify-deep"]
+    variant = next((a for a in argv if a in ("--deep", "--dry-run")), "")
+    check = _CHECKS[f"{argv[0]}-{variant[2:]}" if variant else argv[0]]
     check(report, text, targets, cache, dest)
+    if argv[0] == "remove":  # what could not be removed is an error: exit 1
+        assert proc.returncode == 1, proc.stderr
 
 
 def _reported(text: str, path: Path) -> bool:
@@ -492,9 +496,21 @@ def _files(cache: Path) -> list[Path]:
 def _check_remove(
     report: Any, text: str, targets: dict[str, Path], cache: Path, dest: Path
 ) -> None:
-    # Removing needs no reading: only what sits in the unreadable directory stays.
+    # Removing needs no reading: only what sits in the unreadable directory stays, and
+    # it is an error, not a removed entry.
     assert all(targets["directory"] in p.parents for p in _files(cache)), _files(cache)
-    assert _reported(text, targets["directory"])
+    assert str(targets["directory"]) not in {e["path"] for e in report["entries"]}
+    (error,) = [e for e in report["errors"] if e.startswith(f"{targets['directory']}:")]
+    assert "cannot be read" in error and "nothing in it was removed" in error
+
+
+def _check_remove_dry_run(
+    report: Any, text: str, targets: dict[str, Path], cache: Path, dest: Path
+) -> None:
+    # What the real run does (above), announced: the directory is an error, not counted.
+    assert str(targets["directory"]) not in {e["path"] for e in report["entries"]}
+    assert any(e.startswith(f"{targets['directory']}:") for e in report["errors"])
+    assert targets["directory"].exists() and targets["http-v2 body"].exists()
 
 
 def _check_prune(report: Any, text: str, targets: dict[str, Path], cache: Path, dest: Path) -> None:
@@ -516,6 +532,7 @@ _CHECKS = {
     "export": _check_export,
     "migrate": _check_migrate,
     "remove": _check_remove,
+    "remove-dry-run": _check_remove_dry_run,
     "prune": _check_prune,
 }
 
@@ -544,3 +561,31 @@ def test_a_cache_dir_we_cannot_read_is_one_line_exit_1(
     assert proc.returncode == 0 and proc.stdout.strip() == target, proc.stderr
     if prefix == ():
         cache.chmod(0o700)  # so that the fixture can remove it
+
+
+def test_entries_that_could_not_be_removed_are_errors_not_removed(
+    built_mixed_cache: BuiltCache, open_dir: Path
+) -> None:
+    """An entry in a directory the user may not write to stays: it is an error line and
+    exit 1, and the report does not list it among the removed."""
+    prefix = _other_user()
+    if prefix is None:
+        pytest.skip(_NO_OTHER_USER)
+    targets = _unreadable_setup(built_mixed_cache, open_dir)
+    for path in targets.values():  # the other user's again...
+        path.chmod(0o755 if path.is_dir() else 0o644)
+        if os.geteuid() == 0:
+            os.chown(path, _GROUP, _GROUP)
+    stuck = targets["http-v2 metadata"]
+    stuck.parent.chmod(0o555)  # ...but this entry's directory is not writable
+    if os.geteuid() == 0:
+        os.chown(stuck.parent, 0, 0)
+    cache = open_dir / "cache"
+    proc = run_as_other(prefix, "remove", "*", "--format", "json", "--cache-dir", str(cache))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    report = json.loads(proc.stdout)
+    assert str(stuck) not in {e["path"] for e in report["entries"]}
+    assert any(e.startswith(str(stuck)) and "ermission denied" in e for e in report["errors"])
+    assert f"error: could not remove {stuck}" in proc.stderr
+    assert stuck.exists()
+    assert [p for p in _files(cache) if p.parent != stuck.parent] == []

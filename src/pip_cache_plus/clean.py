@@ -54,7 +54,14 @@ def remove_entries(
     directories already checked."""
     result = Removal(dry_run=dry_run)
     for entry in entries:
-        (result.kept if entry.raw.problem == PROBLEM_LINK else result.entries).append(entry)
+        if entry.raw.problem == PROBLEM_LINK:
+            result.kept.append(entry)
+        elif _is_directory(entry.raw.files[0]):
+            # A directory the walk could not read, reported as an entry: what it holds
+            # is unknown, so nothing of it can be removed (a dry run says so too).
+            result.errors.append(f"{entry.raw.where}: {entry.problem}; nothing in it was removed")
+        else:
+            result.entries.append(entry)
     entries = result.entries
     raws = [e.raw for e in entries]
     if dry_run:
@@ -62,21 +69,23 @@ def remove_entries(
         result.bytes = sum(r.size for r in raws)
         return result
     root = CacheRoot(cache_dir) if root is None else root
-    touched = _delete_files(root, entries, result)
-    if result.changed:
-        changed = {id(e) for e in result.changed}
-        result.entries = [e for e in result.entries if id(e) not in changed]
+    failed: list[CacheEntry] = []
+    touched = _delete_files(root, entries, result, failed)
+    if result.changed or failed:
+        left = {id(e) for e in (*result.changed, *failed)}
+        result.entries = [e for e in result.entries if id(e) not in left]
     result.directories = _cleanup(root, cache_dir, touched)
     return result
 
 
-def _delete_files(root: CacheRoot, entries: Iterable[CacheEntry], result: Removal) -> set[str]:
-    """Directories (as strings, like every path here: see ``CacheRoot``) files left."""
+def _delete_files(
+    root: CacheRoot, entries: Iterable[CacheEntry], result: Removal, failed: list[CacheEntry]
+) -> set[str]:
+    """Directories (as strings, like every path here: see ``CacheRoot``) files left;
+    entries not (wholly) removed go to ``failed``, with why in ``result.errors``."""
     touched: set[str] = set()
     for entry in entries:
         for stat in entry.raw.files:
-            if os.path.isdir(stat.where) and not os.path.islink(stat.where):
-                continue  # an unreadable directory reported as an entry: nothing to unlink
             if _rewritten(stat):
                 result.changed.append(entry)
                 break  # a pip wrote it again: the rest of the entry is its new one
@@ -84,10 +93,15 @@ def _delete_files(root: CacheRoot, entries: Iterable[CacheEntry], result: Remova
                 result.bytes += root.unlink(stat.where)
             except (UnsafePathError, OSError) as exc:
                 result.errors.append(f"{stat.where}: {_why(exc)}")
+                failed.append(entry)
                 break  # keep the rest of this entry: a body without metadata is harmless
             result.files += 1
             touched.add(os.path.dirname(stat.where))
     return touched
+
+
+def _is_directory(stat: FileStat) -> bool:
+    return os.path.isdir(stat.where) and not os.path.islink(stat.where)
 
 
 def _rewritten(stat: FileStat) -> bool:
