@@ -317,3 +317,35 @@ def test_stdout_prints_any_file_name_during_a_command_and_is_restored_after(
     assert seen != ["strict"] and out.errors == "strict"
     out.flush()
     assert out.buffer.getvalue().startswith(b"\xff\xe2\x82\xac|")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "finds"),
+    [
+        ("sdist*0.5", True),  # a glob across name and version: pip's PATTERN-*.whl
+        ("sdist*py3", True),
+        ("sdist_only", True),
+        ("sdist?only", True),
+        ("sdist_only-0.5", True),  # with "-": PATTERN*.whl
+        ("*0.5*", True),
+        ("sdist*0.6", False),
+        ("sdist", False),  # not a prefix match of the name
+    ],
+)
+def test_wheel_patterns_find_what_pip_cache_list_finds(
+    capsys: pytest.CaptureFixture[str],
+    pip_current: PipRunner,
+    mixed_cache: BuiltCache,
+    pattern: str,
+    finds: bool,
+) -> None:
+    """`pip cache list PATTERN` sees only wheels/; there, ours must find the same."""
+    proc = pip_current.run(
+        "cache", "list", pattern, "--format", "abspath", cache_dir=mixed_cache.path
+    )
+    pips = {line for line in proc.stdout.splitlines() if line.endswith(".whl")}
+    argv = ["list", pattern, "--source", "wheels", "--format", "abspath"]
+    assert main([*argv, "--cache-dir", str(mixed_cache.path)]) == 0
+    ours = {line for line in capsys.readouterr().out.splitlines() if line.endswith(".whl")}
+    assert ours == pips
+    assert bool(pips) == finds

@@ -25,8 +25,10 @@ class Pattern:
     """pip's ``pip cache list/remove`` PATTERN, made friendlier.
 
     ``*`` matches everything. ``name==version`` matches one release. Otherwise, like pip,
-    a pattern with ``-`` is a glob on the filename (``+ "*"``), one without is a glob on
-    the project name; names compare case- and separator-insensitively either way.
+    a pattern with ``-`` is a glob on the filename (``+ "*"``), and one without is what
+    pip makes of it, ``PATTERN-*.whl`` on wheel filenames (``sdist*0.5`` finds
+    ``sdist_only-0.5-py3-none-any.whl``), and also a glob on the project name, which
+    compares case- and separator-insensitively (filenames only case-insensitively).
     """
 
     text: str
@@ -41,9 +43,16 @@ class Pattern:
             return _same_name(name, entry.project) and _same_version(version, entry.version)
         if _glob_name(self.text, entry.project):
             return True
-        if "-" in self.text and entry.filename is not None:
-            return fnmatch.fnmatchcase(entry.filename.lower(), self.text.lower() + "*")
-        return False
+        if entry.filename is None:
+            return False
+        filename, pattern = entry.filename.lower(), self.text.lower()
+        if "-" in pattern:
+            return fnmatch.fnmatchcase(filename, pattern + "*")
+        # pip's rule: a wheel's name has no "-", so the glob spans name-version-tags. Only
+        # for wheels (and their .metadata): an sdist's name may hold "-" ("foo" must not
+        # find foo-bar-1.0.tar.gz).
+        wheel = filename.removesuffix(".metadata")
+        return wheel.endswith(".whl") and fnmatch.fnmatchcase(wheel, pattern + "-*.whl")
 
 
 def parse_pattern(text: str) -> Pattern:
