@@ -43,16 +43,7 @@ class Pattern:
             return _same_name(name, entry.project) and _same_version(version, entry.version)
         if _glob_name(self.text, entry.project):
             return True
-        if entry.filename is None:
-            return False
-        filename, pattern = entry.filename.lower(), self.text.lower()
-        if "-" in pattern:
-            return fnmatch.fnmatchcase(filename, pattern + "*")
-        # pip's rule: a wheel's name has no "-", so the glob spans name-version-tags. Only
-        # for wheels (and their .metadata): an sdist's name may hold "-" ("foo" must not
-        # find foo-bar-1.0.tar.gz).
-        wheel = filename.removesuffix(".metadata")
-        return wheel.endswith(".whl") and fnmatch.fnmatchcase(wheel, pattern + "-*.whl")
+        return entry.filename is not None and _glob_filename(self.text, entry.filename)
 
 
 def parse_pattern(text: str) -> Pattern:
@@ -73,6 +64,17 @@ def _canonical_glob(text: str) -> str:
 
 def _glob_name(pattern: str, project: str) -> bool:
     return fnmatch.fnmatchcase(project, _canonical_glob(pattern))
+
+
+def _glob_filename(pattern: str, filename: str) -> bool:
+    filename, pattern = filename.lower(), pattern.lower()
+    if "-" in pattern:
+        return fnmatch.fnmatchcase(filename, pattern + "*")
+    # pip's rule: a wheel's name has no "-", so the glob spans name-version-tags. Only for
+    # wheels (and their .metadata): an sdist's name may hold "-" ("foo" must not find
+    # foo-bar-1.0.tar.gz).
+    wheel = filename.removesuffix(".metadata")
+    return wheel.endswith(".whl") and fnmatch.fnmatchcase(wheel, pattern + "-*.whl")
 
 
 def _same_name(name: str, project: str) -> bool:
