@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -349,3 +350,31 @@ def test_wheel_patterns_find_what_pip_cache_list_finds(
     ours = {line for line in capsys.readouterr().out.splitlines() if line.endswith(".whl")}
     assert ours == pips
     assert bool(pips) == finds
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["remove", "tiny_pure"], ["remove", "*"], ["purge"], ["purge", "--legacy"]],
+    ids=lambda c: "-".join(c).replace("*", "all"),
+)
+def test_removal_dry_run_reports_what_the_real_run_then_does(
+    capsys: pytest.CaptureFixture[str], mixed_cache: BuiltCache, tmp_path: Path, command: list[str]
+) -> None:
+    """Directories too: those the removed entries leave empty (and for purge, the empty
+    ones already there), never those still holding something."""
+    root, twin = mixed_cache.path, tmp_path / "twin"
+    (root / "http-v2" / "f" / "f" / "empty").mkdir(parents=True)
+    (root / "http" / "e" / "empty").mkdir(parents=True)
+    shutil.copytree(root, twin, symlinks=True)
+    results = []
+    for tree, extra in ((root, ["--dry-run"]), (twin, [])):
+        code = main([*command, *extra, "--format", "json", "--cache-dir", str(tree)])
+        assert code == 0
+        results.append(json.loads(capsys.readouterr().out))
+    dry, real = results
+    counted = ("files", "bytes", "directories")
+    assert {k: dry[k] for k in counted} == {k: real[k] for k in counted}
+    assert real["directories"] > 2
+    assert [e["path"] for e in dry["entries"]] == [
+        e["path"].replace(str(twin), str(root)) for e in real["entries"]
+    ]

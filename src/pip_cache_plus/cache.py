@@ -135,7 +135,7 @@ class Cache:
         from .lock import cache_lock
 
         if dry_run:
-            return remove_entries(self.path, self.select(filt, sources), dry_run=True)
+            return self._dry_removal(tuple(sources), filt.select, purge=False)
         with cache_lock(self.path, on_wait=on_wait):
             return remove_entries(self.path, self.select(filt, sources), dry_run=False)
 
@@ -152,10 +152,35 @@ class Cache:
 
         sources: tuple[Source, ...] = ("http",) if legacy_only else SOURCES
         if dry_run:
-            return purge_sources(self.path, list(self.entries(sources)), sources, dry_run=True)
+            return self._dry_removal(sources, list, purge=True)
         with cache_lock(self.path, on_wait=on_wait):
             entries = list(self.entries(sources))
             return purge_sources(self.path, entries, sources, dry_run=False)
+
+    def _dry_removal(
+        self,
+        sources: tuple[Source, ...],
+        select: Callable[[list[CacheEntry]], list[CacheEntry]],
+        *,
+        purge: bool,
+    ) -> Removal:
+        """What remove (or purge) would do, with the directories it would leave empty and
+        remove: those of the files it removes, and for purge also every empty directory
+        and the source dirs themselves (pip's purge leaves nothing behind either)."""
+        from .clean import dirs_left_empty, remove_entries
+
+        empty: list[str] = []
+        everything = list(self.entries(sources, on_empty_dir=empty.append))
+        result = remove_entries(self.path, select(everything), dry_run=True)
+        files = (f.where for e in everything for f in e.raw.files)
+        gone = {f.where for e in result.entries for f in e.raw.files}
+        tops = [self.path / SOURCE_DIRS[s] for s in sources]
+        if purge:
+            old = [*empty, *(str(top) for top in tops if top.is_dir() and not top.is_symlink())]
+            result.directories = dirs_left_empty(files, gone, old, [], [self.path])
+        else:
+            result.directories = dirs_left_empty(files, gone, [], empty, tops)
+        return result
 
     def prune(
         self,

@@ -17,11 +17,11 @@ body would leave its new metadata without one.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .entries import ORIGIN_JSON, PROBLEM_LINK
+from .entries import ORIGIN_JSON, PROBLEM_LINK, PROBLEM_UNREADABLE_DIR
 from .errors import UnsafePathError
 from .model import SOURCE_DIRS, CacheEntry, FileStat, Source
 from .root import CacheRoot
@@ -56,9 +56,10 @@ def remove_entries(
     for entry in entries:
         if entry.raw.problem == PROBLEM_LINK:
             result.kept.append(entry)
-        elif _is_directory(entry.raw.files[0]):
-            # A directory the walk could not read, reported as an entry: what it holds
-            # is unknown, so nothing of it can be removed (a dry run says so too).
+        elif (entry.raw.problem or "").startswith(PROBLEM_UNREADABLE_DIR):
+            # A directory the walk could not read (or a file in a directory's place),
+            # reported as an entry: what it holds is unknown, so nothing of it can be
+            # removed (a dry run says so too).
             result.errors.append(f"{entry.raw.where}: {entry.problem}; nothing in it was removed")
         else:
             result.entries.append(entry)
@@ -98,10 +99,6 @@ def _delete_files(
             result.files += 1
             touched.add(os.path.dirname(stat.where))
     return touched
-
-
-def _is_directory(stat: FileStat) -> bool:
-    return os.path.isdir(stat.where) and not os.path.islink(stat.where)
 
 
 def _rewritten(stat: FileStat) -> bool:
@@ -159,3 +156,35 @@ def purge_sources(
 def _all_dirs(top: Path) -> list[Path]:
     # os.walk does not descend into links to directories.
     return [Path(dirpath) for dirpath, _dirs, _files in os.walk(top)]
+
+
+def dirs_left_empty(
+    files: Iterable[str],
+    gone: Collection[str],
+    old_empty: Iterable[str],
+    young_empty: Iterable[str],
+    tops: Iterable[str | Path],
+) -> int:
+    """How many directories below the ``tops`` would be left empty, and so removed, once
+    the files in ``gone`` and the ``old_empty`` directories are: ``files`` is every file
+    the walk saw, ``young_empty`` the empty directories that stay (too recent). Pure."""
+    below = tuple(os.path.join(os.fspath(t), "") for t in tops)
+    staying: set[str] = set()
+    for where in files:
+        if where not in gone:
+            _add_dirs_above(where, below, staying)
+    for directory in young_empty:
+        _add_dirs_above(os.path.join(directory, ""), below, staying)
+    emptied: set[str] = set()
+    for where in (*gone, *(os.path.join(d, "") for d in old_empty)):
+        _add_dirs_above(where, below, emptied)
+    return len(emptied - staying)
+
+
+def _add_dirs_above(where: str, below: tuple[str, ...], into: set[str]) -> None:
+    """Add the directories holding ``where`` (a file, or ``dir/``: the directory itself)
+    that are strictly below one of ``below``; stops at the first one already there."""
+    directory = os.path.dirname(where)
+    while directory.startswith(below) and directory not in into:
+        into.add(directory)
+        directory = os.path.dirname(directory)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISLNK
 
-from .errors import unreadable
+from .errors import UNREADABLE, unreadable
 from .model import SOURCE_DIRS, SOURCES, FileStat, RawEntry, Source
 from .records import KEY_RE
 
@@ -33,6 +33,9 @@ PROBLEM_FOREIGN = "not a file pip writes here"
 PROBLEM_LINK = "symbolic link (not followed)"
 PROBLEM_MISPLACED = "entry file in the wrong directory for its name (pip never finds it)"
 PROBLEM_LONE_ORIGIN = "origin.json without a wheel beside it"
+#: How a directory the walk could not read (or a file where one should be) starts its
+#: problem: its entries are unknown.
+PROBLEM_UNREADABLE_DIR = f"directory {UNREADABLE}"
 PROBLEM_SPECIAL = "not a regular file (a FIFO, socket or device: pip never makes one)"
 _DirHandler = Callable[[dict[str, FileStat], tuple[str, ...], Source], Iterator[RawEntry]]
 

@@ -16,12 +16,12 @@ under a source directory that is itself a link (``CacheRoot`` would refuse them 
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from .clean import Removal, remove_entries
+from .clean import Removal, dirs_left_empty, remove_entries
 from .entries import PROBLEM_LINK
 from .errors import UNREADABLE
 from .model import SOURCE_DIRS, SOURCES, CacheEntry, Kind, RawEntry, Source
@@ -219,38 +219,6 @@ def apply_prune(cache_dir: Path, plan: PrunePlan, *, dry_run: bool) -> PruneResu
     # files neither plan nor count sees; the next run does).
     size_after = plan.size_before - removal.bytes
     return PruneResult(plan, removal, size_after, changed, failed)
-
-
-def dirs_left_empty(
-    files: Iterable[str],
-    gone: Collection[str],
-    old_empty: Iterable[str],
-    young_empty: Iterable[str],
-    tops: Iterable[str | Path],
-) -> int:
-    """How many directories below the ``tops`` would be left empty, and so removed, once
-    the files in ``gone`` and the ``old_empty`` directories are: ``files`` is every file
-    the walk saw, ``young_empty`` the empty directories that stay (too recent). Pure."""
-    below = tuple(os.path.join(os.fspath(t), "") for t in tops)
-    staying: set[str] = set()
-    for where in files:
-        if where not in gone:
-            _add_dirs_above(where, below, staying)
-    for directory in young_empty:
-        _add_dirs_above(os.path.join(directory, ""), below, staying)
-    emptied: set[str] = set()
-    for where in (*gone, *(os.path.join(d, "") for d in old_empty)):
-        _add_dirs_above(where, below, emptied)
-    return len(emptied - staying)
-
-
-def _add_dirs_above(where: str, below: tuple[str, ...], into: set[str]) -> None:
-    """Add the directories holding ``where`` (a file, or ``dir/``: the directory itself)
-    that are strictly below one of ``below``; stops at the first one already there."""
-    directory = os.path.dirname(where)
-    while directory.startswith(below) and directory not in into:
-        into.add(directory)
-        directory = os.path.dirname(directory)
 
 
 def _changed(raw: RawEntry) -> bool:

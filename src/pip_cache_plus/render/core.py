@@ -152,6 +152,8 @@ def render_removal(result: Removal, cache_dir: Path, fmt: Format, out: TextIO) -
             out.write("Would remove:\n\n")
             out.write("\n".join(describe(e, cache_dir) for e in ordered) + "\n\n")
         out.write(f"Files that would be removed: {result.files} ({format_size(result.bytes)})\n")
+        if result.directories:
+            out.write(f"Directories that would be removed: {result.directories}\n")
         return
     if result.changed:
         out.write("Left as a pip just wrote them again:\n\n")
