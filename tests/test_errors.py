@@ -274,3 +274,25 @@ def test_file_names_that_are_not_utf8_print_as_they_are(v2_cache: BuiltCache) ->
         if args[0] == "list":
             assert b"\xff\xe9-notes" in proc.stdout, args  # the real bytes: a usable path
     assert not os.path.exists(odd)
+
+
+def test_a_truncated_body_is_invalid_in_list_as_verify_says(
+    capsys: pytest.CaptureFixture[str], v2_cache: BuiltCache
+) -> None:
+    """pip would serve a body shorter than its Content-Length, and the wheel then fails
+    to install: list calls it invalid (so prune clears it), with verify's words."""
+    code, out, _ = run(capsys, "list", "--format", "json", "--cache-dir", str(v2_cache.path))
+    wheel = next(e for e in json.loads(out)["entries"] if e["kind"] == "wheel" and e["body_path"])
+    meta, body = wheel["path"], Path(wheel["body_path"])
+    with open(body, "r+b") as fp:
+        fp.truncate(100)
+    for _ in range(2):  # the second run answers from the memo
+        code, out, _ = run(capsys, "list", "--format", "json", "--cache-dir", str(v2_cache.path))
+        assert code == 0
+        entry = next(e for e in json.loads(out)["entries"] if e["path"] == meta)
+        assert entry["kind"] == "invalid", entry
+        assert entry["problem"].startswith("body is 100 bytes, Content-Length says ")
+        assert (entry["filename"], entry["url"]) == (wheel["filename"], wheel["url"])  # named
+    code, out, _ = run(capsys, "verify", "--format", "json", "--cache-dir", str(v2_cache.path))
+    (problem,) = [p for p in json.loads(out)["problems"] if p["path"] in (meta, str(body))]
+    assert problem["problem"] == entry["problem"]

@@ -23,7 +23,14 @@ from .memo import Memo, remembered, urls_digest
 from .model import CacheEntry, RawEntry, invalid
 from .names import classify
 from .recover import Candidates, IndexUrls, Recovered, recover
-from .responses import BodyRef, ReadResponse, open_body, parse_http_date, read_response
+from .responses import (
+    BodyRef,
+    ReadResponse,
+    body_length_problem,
+    open_body,
+    parse_http_date,
+    read_response,
+)
 from .urls import redact, url_filename
 
 _MAX_ORIGIN_JSON = 1024 * 1024
@@ -44,6 +51,7 @@ class _Head:
     stored: float | None  # the Date header
     hints: tuple[str, str, str | None] | None  # x-pypi-file-package-type, -project, -version
     body: BodyRef
+    problem: str | None  # the body does not fit its Content-Length: pip cannot use it
 
     @classmethod
     def of(cls, read: ReadResponse) -> _Head:
@@ -54,13 +62,15 @@ class _Head:
         hints = None
         if package_type is not None and project is not None:
             hints = (sys.intern(package_type), sys.intern(project), get("x-pypi-file-version"))
+        status = read.response.status
         return cls(
-            read.response.status,
+            status,
             _shared(get("content-type")),
             _shared(get("content-encoding")),
             parse_http_date(get("date")),
             hints,
             read.body,
+            body_length_problem(status, get("content-length"), read.body.length),
         )
 
     @property
@@ -204,6 +214,13 @@ def _first_pass(raw: RawEntry) -> _Head | CacheEntry:
 
 
 def _identify_http(raw: RawEntry, head: _Head, recovered: Recovered) -> CacheEntry:
+    entry = _name_http(raw, head, recovered)
+    if head.problem is not None:  # still named (remove by name finds it; prune clears it)
+        return replace(entry, kind="invalid", problem=head.problem, sha256=None)
+    return entry
+
+
+def _name_http(raw: RawEntry, head: _Head, recovered: Recovered) -> CacheEntry:
     assert raw.key is not None
     url = recovered.urls.get(raw.key)
     shown_url = redact(url) if url is not None else None

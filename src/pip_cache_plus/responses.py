@@ -139,3 +139,28 @@ def parse_http_date(value: str | None) -> float | None:
         return parsedate_to_datetime(value).timestamp()
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
+
+
+_PERMANENT_REDIRECTS = (301, 308)  # cachecontrol stores these with an empty body
+_LENGTH_PROBLEM = "body is "
+
+
+def body_length_problem(status: int, content_length: str | None, length: int) -> str | None:
+    """Why a raw body of ``length`` bytes does not fit a ``content_length`` header: pip
+    would serve it, and a truncated wheel then fails to install. None if it fits (or the
+    header is absent or junk: cachecontrol does not check it either)."""
+    declared = (content_length or "").strip()
+    if not declared.isdigit():
+        return None
+    if status in _PERMANENT_REDIRECTS and length == 0:
+        return None
+    expected = int(declared)
+    if expected == length:
+        return None
+    hint = " (truncated)" if length < expected else ""
+    return f"{_LENGTH_PROBLEM}{length} bytes, Content-Length says {expected}{hint}"
+
+
+def is_length_problem(problem: str | None) -> bool:
+    """Whether an entry's problem is :func:`body_length_problem`'s."""
+    return problem is not None and problem.startswith(_LENGTH_PROBLEM)

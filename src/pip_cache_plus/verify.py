@@ -38,7 +38,13 @@ from .errors import CacheFormatError, unreadable
 from .fsio import open_quietly, read_all
 from .model import CacheEntry, Source
 from .records import CachedResponse
-from .responses import ReadResponse, open_body, read_response
+from .responses import (
+    ReadResponse,
+    body_length_problem,
+    is_length_problem,
+    open_body,
+    read_response,
+)
 from .sniff import _check_zip_directory as check_zip_directory  # the sniffers' bound
 
 #: "unchecked" is a note, not a problem: a body or zip member verify cannot safely decode.
@@ -56,7 +62,6 @@ _CHUNK = 1 << 20
 _ZIP_MAGIC = b"PK\x03\x04"
 _GZIP_MAGIC = b"\x1f\x8b"
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # zip local file header, before the name
-_PERMANENT_REDIRECTS = (301, 308)  # cachecontrol stores these with an empty body
 _CONTENT_STATUSES = (200, 203)
 _MAX_ORIGIN_JSON = 1024 * 1024
 _ZIP_ERRORS = (
@@ -158,6 +163,8 @@ def check_entry(entry: CacheEntry, *, deep: bool, tally: _Tally | None = None) -
     """Every problem of one entry (empty when it is whole)."""
     tally = tally if tally is not None else _Tally()
     if entry.kind == "invalid":
+        if entry.source != "wheels" and is_length_problem(entry.problem):
+            return _check_http(entry, deep, tally)  # which names the body file and size
         return [_problem(entry, entry.raw.path, "entry", entry.problem or "invalid entry")]
     if entry.source == "wheels":
         return _check_built_wheel(entry, deep, tally)
@@ -190,16 +197,7 @@ def _check_http_files(entry: CacheEntry, deep: bool, tally: _Tally) -> list[Prob
 
 def length_problem(response: CachedResponse, length: int) -> str | None:
     """Why a raw body of ``length`` bytes does not fit the response's Content-Length."""
-    declared = (response.header("content-length") or "").strip()
-    if not declared.isdigit():  # absent or junk: cachecontrol does not check it either
-        return None
-    if response.status in _PERMANENT_REDIRECTS and length == 0:
-        return None
-    expected = int(declared)
-    if expected == length:
-        return None
-    hint = " (truncated)" if length < expected else ""
-    return f"body is {length} bytes, Content-Length says {expected}{hint}"
+    return body_length_problem(response.status, response.header("content-length"), length)
 
 
 def _check_http_body(
