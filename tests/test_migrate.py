@@ -835,3 +835,14 @@ def test_human_summary_and_no_legacy_dir(
     assert (code, err) == (0, "")
     assert out == "Migrated 0 entries (0 bytes); 0 already present; 0 unreadable, left in http/\n"
     assert list(tmp_path.iterdir()) == [tmp_path / LOCK_NAME] or list(tmp_path.iterdir()) == []
+
+
+def test_a_journal_that_is_not_a_file_stops_migrate_with_one_line(
+    capsys: pytest.CaptureFixture[str], legacy_cache: BuiltCache
+) -> None:
+    (legacy_cache.path / ".pip_cache_plus.migrate-journal").mkdir()
+    before = sorted(p.relative_to(legacy_cache.path) for p in legacy_cache.path.rglob("*"))
+    code, out, err = run(capsys, "migrate", "--cache-dir", str(legacy_cache.path))
+    assert code == 1 and out == "" and err.count("\n") == 1 and "is not a file" in err, err
+    after = sorted(p.relative_to(legacy_cache.path) for p in legacy_cache.path.rglob("*"))
+    assert [p for p in after if p.name != ".pip_cache_plus.lock"] == before

@@ -31,7 +31,7 @@ from typing import BinaryIO, Literal
 
 from .batch import Batch, Staged
 from .entries import BODY_SUFFIX, walk
-from .errors import CacheFormatError, UnsafePathError
+from .errors import CacheFormatError, PipCachePlusError, UnsafePathError
 from .fsio import open_quietly, read_all
 from .fsops import copy_range, staged_file
 from .journal import Journal, remove_stale_temps, remove_temps
@@ -219,6 +219,12 @@ class _Run:
             self.progress(min(self._done + partial, self._total), self._total)
 
     def _remove_our_leftovers(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            if not stat.S_ISREG(os.lstat(self.journal.path).st_mode):
+                raise PipCachePlusError(
+                    f"{self.journal.path} is not a file (pip_cache_plus only ever makes a "
+                    "file there): move it away, then run migrate again; nothing was changed"
+                )
         for tmp in self.journal.leftovers():
             with contextlib.suppress(FileNotFoundError):
                 if stat.S_ISREG(os.lstat(tmp).st_mode):
