@@ -846,3 +846,23 @@ def test_a_journal_that_is_not_a_file_stops_migrate_with_one_line(
     assert code == 1 and out == "" and err.count("\n") == 1 and "is not a file" in err, err
     after = sorted(p.relative_to(legacy_cache.path) for p in legacy_cache.path.rglob("*"))
     assert [p for p in after if p.name != ".pip_cache_plus.lock"] == before
+
+
+@pytest.mark.parametrize("fixture", ["legacy_cache", "mixed_cache"])
+def test_dry_run_reports_what_the_real_run_then_does(
+    capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest, tmp_path: Path, fixture: str
+) -> None:
+    """Legacy files and directories removed too (mixed: some entries are in http-v2/
+    already, and only their legacy file goes); an empty directory of http/ goes as well."""
+    cache: BuiltCache = request.getfixturevalue(fixture)
+    (cache.path / "http" / "e" / "empty").mkdir(parents=True)
+    twin = tmp_path / "twin"
+    shutil.copytree(cache.path, twin, symlinks=True)
+    dry = run_json(capsys, cache.path, "--dry-run")
+    real = run_json(capsys, twin)
+    counted = ("migrated", "already_present", "unreadable", "bytes", "legacy_removed")
+    assert {k: dry[k] for k in (*counted, "directories_removed")} == {
+        k: real[k] for k in (*counted, "directories_removed")
+    }
+    assert real["legacy_removed"] == real["migrated"] + real["already_present"] > 0
+    assert real["directories_removed"] > 2 and not (twin / "http").exists()

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from .batch import Batch, Staged
+from .clean import dirs_left_empty
 from .entries import BODY_SUFFIX, walk
 from .errors import CacheFormatError, PipCachePlusError, UnsafePathError
 from .fsio import open_quietly, read_all
@@ -163,19 +164,21 @@ class _Run:
         self._ready_dirs: set[str] = set()
         self._total = self._done = 0  # bytes of http/, and of the entries handled
         self._batch = Batch(self._failed)
+        self._would_remove: list[str] = []  # legacy files, with --dry-run
 
     def run(self) -> Migration:
-        raws = list(walk(self.cache_dir, ("http",)))
+        empty: list[str] = []
+        raws = list(walk(self.cache_dir, ("http",), on_empty_dir=empty.append))
         self._total, self._done = sum(r.size for r in raws), 0
         if raws and not self._v2_dir_usable():
             return self.result
-        if not self.result.dry_run:
-            self._remove_our_leftovers()
+        if self.result.dry_run:
+            self._dry_run(raws, empty)
+            return self.result
+        self._remove_our_leftovers()
         try:
             for raw in raws:
-                self._one(raw)
-                self._done += raw.size
-                self._report(0)
+                self._one_reported(raw)
                 if self.result.stopped:
                     break
             self._commit()
@@ -183,11 +186,30 @@ class _Run:
             self._batch.discard()  # Ctrl-C: the legacy files of the batch stay
             raise
         finally:
-            if not self.result.dry_run:
-                self.journal.close()
-                if not self.result.keep_legacy:
-                    self._remove_empty_legacy_dirs()
+            self.journal.close()
+            if not self.result.keep_legacy:
+                self._remove_empty_legacy_dirs()
         return self.result
+
+    def _one_reported(self, raw: RawEntry) -> None:
+        self._one(raw)
+        self._done += raw.size
+        self._report(0)
+
+    def _dry_run(self, raws: list[RawEntry], empty: list[str]) -> None:
+        """Plan every entry, and count what the real run would remove from ``http/``: the
+        legacy files of the entries it moves (or finds present), then every directory
+        left empty, ``http/`` itself included."""
+        for raw in raws:
+            self._one_reported(raw)
+        if self.result.keep_legacy:
+            return
+        self.result.legacy_removed = len(self._would_remove)
+        files = (f.where for raw in raws for f in raw.files)
+        top = self.cache_dir / LEGACY_DIR
+        old = [*empty, os.fspath(top)] if top.is_dir() and not top.is_symlink() else empty
+        gone = set(self._would_remove)
+        self.result.directories_removed = dirs_left_empty(files, gone, old, [], [self.cache_dir])
 
     def _v2_dir_usable(self) -> bool:
         """``http-v2/`` is a directory of the cache, or not there yet. One that is a link
@@ -272,13 +294,16 @@ class _Run:
             if result.dry_run:
                 result.migrated += 1
                 result.bytes += step.size
+                self._would_remove.append(os.fspath(step.source))
             elif (staged := self._stage(step)) is not None:
                 self._batch.add(staged)
                 if len(self._batch) >= BATCH_ENTRIES or self._batch.bytes >= BATCH_BYTES:
                     self._commit()
             return
         result.already_present += 1
-        if not result.dry_run and not result.keep_legacy:
+        if result.dry_run:
+            self._would_remove.append(os.fspath(step.source))
+        elif not result.keep_legacy:
             self._remove_legacy(step.source)
 
     def _stage(self, step: Step) -> Staged | None:

@@ -326,5 +326,6 @@ def render_migration(result: Migration, cache_dir: Path, fmt: Format, out: TextI
     if result.temp_files_removed:
         lines.append(f"Leftover temporary files removed: {result.temp_files_removed}")
     if result.directories_removed:
-        lines.append(f"Directories removed: {result.directories_removed}")
+        verb = "that would be removed" if result.dry_run else "removed"
+        lines.append(f"Directories {verb}: {result.directories_removed}")
     out.write("\n".join(lines) + "\n")
