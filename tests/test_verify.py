@@ -288,6 +288,7 @@ def test_pickle_entry_is_reported_never_unpickled(
 def test_metadata_without_body(capsys: pytest.CaptureFixture[str], v2_cache: BuiltCache) -> None:
     meta = entry_file(v2_cache, WHEEL, "http-v2")
     meta.with_name(meta.name + ".body").unlink()
+    age(meta, 2 * HOUR)  # younger, it may be a pip at work (see below)
     code, data = verify(capsys, v2_cache.path)
     assert code == 1
     assert problems(data) == {(str(meta), "entry")}
@@ -301,6 +302,8 @@ def test_metadata_without_body(capsys: pytest.CaptureFixture[str], v2_cache: Bui
         pytest.param("tmp", True, id="old-tmp"),
         pytest.param("lone-body", False, id="recent-lone-body"),
         pytest.param("lone-body", True, id="old-lone-body"),
+        pytest.param("lone-meta", False, id="recent-lone-metadata"),
+        pytest.param("lone-meta", True, id="old-lone-metadata"),
     ],
 )
 def test_leftovers_of_a_running_pip_get_an_hour(
@@ -310,9 +313,12 @@ def test_leftovers_of_a_running_pip_get_an_hour(
     if make == "tmp":
         path = meta.with_name(meta.name + "x8k2.tmp")
         path.write_bytes(b"partial")
-    else:  # pip writes the body first: between the two writes the body is alone
+    elif make == "lone-body":  # migrate renames the body first
         meta.unlink()
         path = meta.with_name(meta.name + ".body")
+    else:  # pip (cachecontrol's _cache_set, pip 26's download) writes the metadata first
+        meta.with_name(meta.name + ".body").unlink()
+        path = meta
     if old:
         age(path, 2 * HOUR)
     code, data = verify(capsys, v2_cache.path)

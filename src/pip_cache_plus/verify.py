@@ -33,7 +33,7 @@ from typing import BinaryIO, Literal
 
 from . import streams
 from .cache import Cache
-from .entries import PROBLEM_NO_META, PROBLEM_TMP
+from .entries import PROBLEM_NO_BODY, PROBLEM_NO_META, PROBLEM_TMP
 from .errors import CacheFormatError, unreadable
 from .fsio import open_quietly, read_all
 from .model import CacheEntry, Source
@@ -156,7 +156,9 @@ def verify_entries(
 
 def _in_progress(entry: CacheEntry, now: float) -> bool:
     recent = now - entry.raw.mtime < IN_PROGRESS_GRACE
-    return recent and entry.raw.problem in (PROBLEM_TMP, PROBLEM_NO_META)
+    # cachecontrol writes an http-v2 entry's metadata, then its body (so a pip at work
+    # leaves metadata alone for a moment); migrate writes the body first.
+    return recent and entry.raw.problem in (PROBLEM_TMP, PROBLEM_NO_BODY, PROBLEM_NO_META)
 
 
 def check_entry(entry: CacheEntry, *, deep: bool, tally: _Tally | None = None) -> list[Problem]:
