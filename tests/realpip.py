@@ -50,7 +50,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 __all__ = [
     "CACHE_KINDS",
@@ -86,7 +86,7 @@ __all__ = [
 PackageKind = Literal["wheel", "sdist"]
 RequestKind = Literal["page", "file", "metadata", "other"]
 CacheKind = Literal["legacy", "v2", "mixed"]
-PageFormat = Literal["auto", "json", "html"]
+PageFormat = Literal["auto", "json", "html", "dirlisting"]
 
 CACHE_KINDS: Final[tuple[CacheKind, ...]] = ("legacy", "v2", "mixed")
 LEGACY_PIP: Final = "23.2.1"
@@ -534,7 +534,10 @@ class IndexServer:
     """A PyPI-like simple index on 127.0.0.1, in a daemon thread.
 
     ``page_format``: ``"auto"`` negotiates on Accept like PyPI (pip gets JSON),
-    ``"json"``/``"html"`` force one. ``pypi_headers`` adds PyPI's ``x-pypi-file-*``
+    ``"json"``/``"html"`` force one; ``"dirlisting"`` serves each project as a directory
+    ``python -m http.server`` lists (a folder of files used as an index: title "Directory
+    listing for ...", relative links, files beside the page). ``pypi_headers`` adds
+    PyPI's ``x-pypi-file-*``
     headers to files and ``.metadata``. ``gzip_pages`` gzips pages for clients that
     accept it.
     """
@@ -692,6 +695,9 @@ class IndexServer:
             return self._page(None, headers)
         if path.startswith("/simple/"):
             name = path.removeprefix("/simple/").rstrip("/")
+            _, _, filename = name.partition("/")
+            if self.page_format == "dirlisting" and filename and "/" not in filename:
+                return self._file(filename, headers)  # beside its listing
             if "/" in name or not name:
                 return self._not_found()
             if path != f"/simple/{normalize(name)}/":
@@ -752,6 +758,8 @@ class IndexServer:
             return JSON_TYPE
         if self.page_format == "html":
             return HTML_TYPE
+        if self.page_format == "dirlisting":
+            return "text/html"
         q = _accept_q(accept or "*/*")
         json_q = max(q.get(JSON_TYPE, 0.0), q.get("application/vnd.pypi.simple.latest+json", 0.0))
         html_q = max(q.get(HTML_TYPE, 0.0), q.get("application/vnd.pypi.simple.latest+html", 0.0))
@@ -817,6 +825,8 @@ class IndexServer:
         return json.dumps(doc, sort_keys=False).encode()
 
     def _html_page(self, project: str | None) -> bytes:
+        if self.page_format == "dirlisting":
+            return self._directory_listing(project)
         head = '<!DOCTYPE html>\n<html>\n  <head>\n    <meta name="pypi:repository-version"'
         head += ' content="1.1">\n'
         if project is None:
@@ -834,6 +844,21 @@ class IndexServer:
             title = f"Links for {project}"
         text = f"{head}    <title>{title}</title>\n  </head>\n  <body>\n    <h1>{title}</h1>\n"
         return (text + "".join(links) + "  </body>\n</html>\n").encode()
+
+    def _directory_listing(self, project: str | None) -> bytes:
+        """What http.server's SimpleHTTPRequestHandler.list_directory sends."""
+        where = "/simple/" if project is None else f"/simple/{project}/"
+        if project is None:
+            names = [f"{p}/" for p in sorted(self._projects)]
+        else:
+            names = sorted(p.filename for p in self._projects[project])
+        title = f"Directory listing for {where}"
+        items = "".join(f'<li><a href="{quote(n)}">{html.escape(n)}</a></li>\n' for n in names)
+        return (
+            '<!DOCTYPE HTML>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f"<title>{title}</title>\n</head>\n<body>\n<h1>{title}</h1>\n<hr>\n<ul>\n"
+            f"{items}</ul>\n<hr>\n</body>\n</html>\n"
+        ).encode()
 
 
 # --------------------------------------------------------------------------------------

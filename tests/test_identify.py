@@ -12,7 +12,7 @@ import msgpack
 
 from pip_cache_plus import Cache
 from pip_cache_plus.model import CacheEntry
-from realpip import BuiltCache
+from realpip import BuiltCache, IndexServer, PackageFile, PipRunner
 
 
 def _entries(cache: Path) -> list[CacheEntry]:
@@ -100,3 +100,24 @@ def test_pypi_headers_are_only_a_last_hint(tmp_path: Path) -> None:
         None,
     )
     assert (real.project, real.version) == ("enc-pkg", "1.0")  # content beats the header
+
+
+def test_a_directory_listing_index_names_its_files(
+    packages: tuple[PackageFile, ...], pip_current: PipRunner, tmp_path: Path
+) -> None:
+    """A folder of files served by http.server as an index: its pages name no project
+    ("Directory listing for /simple/tiny-pure/") and link files relatively; the project
+    its files share still tells which URL the page was fetched from."""
+    cache = tmp_path / "cache"
+    with IndexServer(packages, page_format="dirlisting") as server:
+        pip = pip_current.with_index(server.index_url)
+        pip.download("tiny_pure==1.0", "--no-deps", dest=tmp_path / "dl", cache_dir=cache)
+        fetched = {r.url for r in server.requests() if r.status == 200}
+    entries = list(Cache(cache, index_urls=[server.index_url]).entries())
+    assert len(entries) >= 2  # the page and the wheel, at least
+    by_kind = {e.kind: e for e in entries}
+    page_url = f"{server.index_url}tiny-pure/"
+    assert (by_kind["index"].project, by_kind["index"].url) == ("tiny-pure", page_url)
+    wheel = by_kind["wheel"]
+    assert wheel.url == page_url + "tiny_pure-1.0-py3-none-any.whl"
+    assert {e.url for e in entries} <= fetched

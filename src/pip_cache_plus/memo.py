@@ -33,7 +33,7 @@ from .model import KINDS, CacheEntry, RawEntry
 
 MEMO_DIR_ENV = "PIP_CACHE_PLUS_MEMO_DIR"
 #: Bumped with any change to what identification answers (or to this format).
-FORMAT = 3  # 3: truncated bodies are invalid; .metadata offered as pip reads pages
+FORMAT = 3  # 3: truncated bodies invalid; .metadata as pip reads pages; directory listings
 _MAX_SIZE = 512 * 1024 * 1024
 
 

@@ -18,6 +18,7 @@ from . import simple, streams
 from .compat import PYPI_SIMPLE_URL
 from .errors import CacheFormatError
 from .memo import urls_digest
+from .names import classify
 from .records import key_digest
 from .responses import BodyRef, open_body
 from .urls import cache_key
@@ -99,8 +100,10 @@ def recover(
         page = _read_page(head)
         if page is None:
             continue
-        page_url = _page_url(key, page.project, index_urls)
-        found[key] = Page(page.project, page_url)
+        project, page_url = page.project, _page_url(key, page.project, index_urls)
+        if page_url is None and project is None:
+            project, page_url = _page_of_its_files(key, page, index_urls)
+        found[key] = Page(project, page_url)
         if page_url is not None:
             urls[key] = page_url
         for file in page.files(page_url, wanted):
@@ -146,6 +149,26 @@ def _read_page(head: PageSource) -> simple.LoadedPage | None:
         return simple.load_page(data, content_type=head.content_type)
     except CacheFormatError:
         return None
+
+
+def _page_of_its_files(
+    key: str, page: simple.LoadedPage, index_urls: Iterable[str]
+) -> tuple[str | None, str | None]:
+    """(project, URL) of a page that names no project (a directory listing served as an
+    index, ``python -m http.server``): the project its files all share, if the page was
+    fetched from that project's URL under a known index."""
+    projects = {named.project for name in page.filenames() if (named := classify(name))}
+    if len(projects) != 1:
+        return None, None
+    (project,) = projects
+    for index_url in index_urls:
+        candidate = f"{index_url.rstrip('/')}/{project}/"
+        try:
+            if key_digest(cache_key(candidate)) == key:
+                return project, candidate
+        except ValueError:  # a configured URL urlsplit refuses
+            continue
+    return None, None
 
 
 def _page_url(key: str, project: str | None, index_urls: Iterable[str]) -> str | None:

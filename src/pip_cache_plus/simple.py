@@ -86,6 +86,17 @@ class LoadedPage:
             return _html_files(self._parser, page_url, wanted)
         return _json_files(self._document, page_url, wanted)
 
+    def filenames(self) -> Iterator[str]:
+        """The names of the files it links, without resolving anything."""
+        if self._parser is not None:
+            for anchor in self._parser.anchors:
+                path = _strip_query(anchor["href"] or "").rstrip("/")
+                yield unquote(posixpath.basename(path))
+            return
+        for item in self._document.get("files", ()):
+            if isinstance(item, dict) and isinstance(item.get("filename"), str):
+                yield item["filename"]
+
 
 def load_page(data: bytes, *, content_type: str | None) -> LoadedPage:
     """Parse a page (see :func:`parse_index_page`) without resolving its links yet."""
