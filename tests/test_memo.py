@@ -208,3 +208,36 @@ def test_a_changed_index_url_is_noticed(
     (written,) = memo_files(own_memo_dir)
     assert b"s3cret" not in written.read_bytes()  # the memo keeps a digest of the URLs
     assert from_memo_alone(capsys, monkeypatch, cache) == after  # remembered in turn
+
+
+@pytest.mark.parametrize("source", ["http-v2", "http"])
+def test_one_source_is_named_as_in_a_whole_listing_with_or_without_memo(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    mixed_cache: BuiltCache,
+    source: str,
+) -> None:
+    """pip 23.2 and pip >= 23.3 fetch the same URLs: a page in one HTTP dir names entries
+    in the other. With that dir's own copy of a page gone, --source must still name them
+    as the whole listing does, and a memo must not change that either way."""
+    cache = mixed_cache.path
+    entries = fresh(capsys, cache, monkeypatch)["entries"]
+    for page in [e for e in entries if e["kind"] == "index" and e["source"] == source]:
+        for path in (page["path"], page["body_path"]):
+            if path:
+                os.unlink(path)
+    whole = fresh(capsys, cache, monkeypatch)["entries"]
+    shown = ("source", "kind", "project", "version", "filename", "url", "path")
+    expected = [{k: e[k] for k in shown} for e in whole if e["source"] == source]
+    assert any(e["url"] and e["kind"] == "wheel" for e in expected)  # named by a page
+    with monkeypatch.context() as patch:
+        patch.setenv(memo.MEMO_DIR_ENV, "")
+        alone = listing(capsys, cache, "--source", source)["entries"]
+    assert [{k: e[k] for k in shown} for e in alone] == expected
+    listing(capsys, cache)  # a whole run fills the memo
+    remembered = listing(capsys, cache, "--source", source)["entries"]
+    assert [{k: e[k] for k in shown} for e in remembered] == expected
+    listing(capsys, cache, "--source", source)  # and a memo a partial run wrote
+    assert [{k: e[k] for k in shown} for e in listing(capsys, cache)["entries"]] == [
+        {k: e[k] for k in shown} for e in whole
+    ]

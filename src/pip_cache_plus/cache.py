@@ -35,6 +35,17 @@ class CacheInfo:
     sources: dict[Source, SourceInfo]
 
 
+_HTTP_SOURCES: tuple[Source, ...] = ("http-v2", "http")
+
+
+def _only_below(tops: tuple[str, ...], report: Callable[[str], None]) -> Callable[[str], None]:
+    def only_below(directory: str) -> None:
+        if directory.startswith(tops):
+            report(directory)
+
+    return only_below
+
+
 class Cache:
     """pip's cache directory. Reading never changes it; ``remove``/``purge`` take a lock."""
 
@@ -94,19 +105,33 @@ class Cache:
         *,
         on_empty_dir: Callable[[str], None] | None = None,
     ) -> Iterator[CacheEntry]:
-        """Every entry, identified (kind, project, version, filename, URL); see
-        :meth:`walk` for ``on_empty_dir``."""
+        """Every entry of ``sources``, identified (kind, project, version, filename, URL);
+        see :meth:`walk` for ``on_empty_dir``.
+
+        An HTTP entry is named with the pages of both HTTP dirs, whichever ``sources``
+        are asked for: its answer is the cache's, not the listing's (pip <= 23.2 and
+        pip >= 23.3 fetch the same URLs, so a page in ``http/`` names entries in
+        ``http-v2/``). The other HTTP dir is walked too, then."""
         from .identify import identify_all
         from .memo import Memo
 
-        sources = tuple(sources)
+        wanted = tuple(sources)
+        walked = wanted
+        if set(wanted) & set(_HTTP_SOURCES):
+            walked = tuple(s for s in SOURCES if s in wanted or s in _HTTP_SOURCES)
         memo = None
         if self.memo_dir is not None:
-            walked = [self.path / SOURCE_DIRS[s] for s in sources]
-            memo = Memo.load(self.memo_dir, self.path, walked)
+            memo = Memo.load(self.memo_dir, self.path, [self.path / SOURCE_DIRS[s] for s in walked])
+        report = on_empty_dir
+        if on_empty_dir is not None and walked != wanted:
+            tops = tuple(os.path.join(self.path, SOURCE_DIRS[s], "") for s in wanted)
+            report = _only_below(tops, on_empty_dir)
         # pip's configuration is read only if a page is not PyPI's: it is slow to load.
-        raws = self.walk(sources, on_empty_dir=on_empty_dir)
-        return identify_all(raws, lambda: self.index_urls, memo)
+        raws = self.walk(walked, on_empty_dir=report)
+        found = identify_all(raws, lambda: self.index_urls, memo)
+        if walked == wanted:
+            return found
+        return (entry for entry in found if entry.source in wanted)
 
     def info(self) -> CacheInfo:
         found: dict[Source, SourceInfo] = {}
