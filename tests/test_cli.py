@@ -8,6 +8,7 @@ import io
 import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -378,3 +379,21 @@ def test_removal_dry_run_reports_what_the_real_run_then_does(
     assert [e["path"] for e in dry["entries"]] == [
         e["path"].replace(str(twin), str(root)) for e in real["entries"]
     ]
+
+
+def test_ctrl_c_before_the_command_runs_is_one_line_exit_130(tmp_path: Path) -> None:
+    """While modules load or arguments are parsed, main's own handler is not there yet."""
+    script = (
+        "import runpy, pip_cache_plus.cli as cli\n"
+        "def interrupted(*args, **kwargs):\n"
+        "    raise KeyboardInterrupt\n"
+        "cli.build_parser = interrupted\n"
+        "runpy.run_module('pip_cache_plus', run_name='__main__')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, "--cache-dir", str(tmp_path), "info"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (proc.returncode, proc.stderr, proc.stdout) == (130, "Interrupted.\n", "")

@@ -589,3 +589,18 @@ def test_entries_that_could_not_be_removed_are_errors_not_removed(
     assert f"error: could not remove {stuck}" in proc.stderr
     assert stuck.exists()
     assert [p for p in _files(cache) if p.parent != stuck.parent] == []
+
+
+def test_a_cache_dir_we_may_not_write_to_says_so(
+    built_v2_cache: BuiltCache, open_dir: Path
+) -> None:
+    """No lock file yet, and none can be made: not 'another user made it'."""
+    prefix = _other_user()
+    if prefix is None or os.geteuid() != 0:
+        pytest.skip(_NO_OTHER_USER if prefix is None else "needs root, to own the cache")
+    cache = open_dir / "cache"
+    shutil.copytree(built_v2_cache.path, cache, symlinks=True)
+    cache.chmod(0o755)  # root's: readable, not writable, by the other user
+    proc = run_as_other(prefix, "remove", "*", "--cache-dir", str(cache))
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+    assert f"you may not write to {cache}" in proc.stderr and "another user" not in proc.stderr

@@ -1,5 +1,12 @@
 from __future__ import annotations
 
-from .cli import main
+import sys
 
-raise SystemExit(main(prog="python -m pip_cache_plus"))
+try:
+    from .cli import main
+
+    code = main(prog="python -m pip_cache_plus")
+except KeyboardInterrupt:  # before main handles it: while importing or parsing arguments
+    print("Interrupted.", file=sys.stderr)
+    code = 130
+raise SystemExit(code)

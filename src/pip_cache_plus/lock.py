@@ -92,7 +92,9 @@ def _shared_mode(cache_dir: Path) -> int:
 def _unusable(path: Path, exc: OSError) -> PipCachePlusError:
     why = exc.strerror or str(exc)
     hint = ""
-    if isinstance(exc, PermissionError):
+    if isinstance(exc, PermissionError) and not os.path.lexists(path):
+        hint = f"; you may not write to {path.parent}, so nothing there can change"
+    elif isinstance(exc, PermissionError):
         hint = (
             "; another user made it without group write access: ask them to run "
             f"'chmod g+w {path}', or delete it while no pip_cache_plus command runs"
