@@ -604,3 +604,20 @@ def test_a_cache_dir_we_may_not_write_to_says_so(
     proc = run_as_other(prefix, "remove", "*", "--cache-dir", str(cache))
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
     assert f"you may not write to {cache}" in proc.stderr and "another user" not in proc.stderr
+
+
+def test_an_export_dir_that_cannot_be_created_is_exit_1(
+    built_v2_cache: BuiltCache, open_dir: Path
+) -> None:
+    """Not bad usage (exit 2): the place is refused."""
+    prefix = _other_user()
+    if prefix is None or os.geteuid() != 0:
+        pytest.skip(_NO_OTHER_USER if prefix is None else "needs root, to own the parent")
+    cache = open_dir / "cache"
+    shutil.copytree(built_v2_cache.path, cache, symlinks=True)
+    parent = open_dir / "closed"
+    parent.mkdir(mode=0o755)  # root's
+    dest = parent / "wheelhouse"
+    proc = run_as_other(prefix, "export", "*", "-d", str(dest), "--cache-dir", str(cache))
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+    assert f"cannot create {dest}" in proc.stderr and not dest.exists()

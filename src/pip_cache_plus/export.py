@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .entries import PROBLEM_LINK
-from .errors import CacheFormatError, UsageError
+from .errors import CacheFormatError, PipCachePlusError, UsageError
 from .filters import EXPORT_KINDS
 from .fsio import open_quietly, window
 from .fsops import DISK_FULL_ERRNOS, atomic_file, copy_range, remove_abandoned_temps
@@ -135,8 +135,8 @@ def _prepare(dest: Path, cache_dir: Path | None) -> None:
         dest.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
         raise UsageError(f"{dest} exists and is not a directory") from None
-    except OSError as exc:
-        raise UsageError(f"cannot create {dest}: {exc.strerror or exc}") from None
+    except OSError as exc:  # not a usage error: the place is refused (permissions...)
+        raise PipCachePlusError(f"cannot create {dest}: {exc.strerror or exc}") from None
     if not dest.is_dir():
         raise UsageError(f"{dest} is not a directory")
 
