@@ -397,3 +397,28 @@ def test_ctrl_c_before_the_command_runs_is_one_line_exit_130(tmp_path: Path) -> 
         check=False,
     )
     assert (proc.returncode, proc.stderr, proc.stdout) == (130, "Interrupted.\n", "")
+
+
+def test_files_someone_else_removed_first_are_not_counted(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, v2_cache: BuiltCache
+) -> None:
+    """Between the walk and the deletion another cleaner (or pip cache purge) removed a
+    file: the removal does not report it as its own."""
+    cache = Cache(v2_cache.path)
+    entries = [e for e in cache.entries() if e.kind == "wheel"]
+    real = Cache.select
+
+    def select_then_race(self: Cache, *args: Any, **kwargs: Any) -> Any:
+        chosen = real(self, *args, **kwargs)
+        os.unlink(entries[0].raw.files[1].where)  # the first wheel's body goes meanwhile
+        return chosen
+
+    monkeypatch.setattr(Cache, "select", select_then_race)
+    code = main(
+        ["remove", "*", "--kind", "wheel", "--format", "json", "--cache-dir", str(cache.path)]
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["errors"] == []
+    files = sum(len(e.raw.files) for e in entries)
+    assert data["files"] == files - 1
+    assert data["bytes"] == sum(e.raw.size for e in entries) - entries[0].raw.files[1].size

@@ -372,11 +372,11 @@ def test_an_entry_pip_rewrites_while_we_remove_it_stays_whole(
     new_meta, new_body = meta.read_bytes(), body.read_bytes()
     real_unlink = CacheRoot.unlink
 
-    def unlink(self: CacheRoot, path: str | Path) -> int:
+    def unlink(self: CacheRoot, path: str | Path) -> int | None:
         freed = real_unlink(self, path)
-        # What a pip does on its next miss: body first, then metadata.
+        # What a pip does on its next miss (cachecontrol's _cache_set): metadata, then body.
         if os.fspath(path) == str(meta):
-            for target, data in ((body, new_body), (meta, new_meta)):
+            for target, data in ((meta, new_meta), (body, new_body)):
                 tmp = target.with_name(target.name + "abcdefgh.tmp")
                 tmp.write_bytes(data)
                 os.replace(tmp, target)

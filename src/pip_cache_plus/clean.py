@@ -91,11 +91,14 @@ def _delete_files(
                 result.changed.append(entry)
                 break  # a pip wrote it again: the rest of the entry is its new one
             try:
-                result.bytes += root.unlink(stat.where)
+                freed = root.unlink(stat.where)
             except (UnsafePathError, OSError) as exc:
                 result.errors.append(f"{stat.where}: {_why(exc)}")
                 failed.append(entry)
                 break  # keep the rest of this entry: a body without metadata is harmless
+            if freed is None:
+                continue  # someone else removed it first: not ours to count
+            result.bytes += freed
             result.files += 1
             touched.add(os.path.dirname(stat.where))
     return touched

@@ -105,7 +105,7 @@ def remove_stale_temps(root: CacheRoot, directory: Path, now: float) -> int:
             if not TMP_RE.fullmatch(entry.name) or not entry.is_file(follow_symlinks=False):
                 continue
             with contextlib.suppress(FileNotFoundError):
-                if now - entry.stat(follow_symlinks=False).st_mtime > STALE_TMP_AGE:
-                    root.unlink(Path(entry.path))
+                too_old = now - entry.stat(follow_symlinks=False).st_mtime > STALE_TMP_AGE
+                if too_old and root.unlink(Path(entry.path)) is not None:
                     removed += 1
     return removed

@@ -249,8 +249,7 @@ class _Run:
                 )
         for tmp in self.journal.leftovers():
             with contextlib.suppress(FileNotFoundError):
-                if stat.S_ISREG(os.lstat(tmp).st_mode):
-                    self.root.unlink(tmp)
+                if stat.S_ISREG(os.lstat(tmp).st_mode) and self.root.unlink(tmp) is not None:
                     self.result.temp_files_removed += 1
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.journal.path)
@@ -381,12 +380,13 @@ class _Run:
 
     def _remove_legacy(self, path: Path) -> None:
         try:
-            self.root.unlink(path)
+            freed = self.root.unlink(path)
         except (UnsafePathError, OSError) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             self.result.errors.append(f"could not remove {path}: {why}")
             return
-        self.result.legacy_removed += 1
+        if freed is not None:  # not removed by someone else first
+            self.result.legacy_removed += 1
 
     def _file_mode(self) -> int:
         """pip >= 25's rule: the http-v2 dir's read/write bits, and always the owner's."""

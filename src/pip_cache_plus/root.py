@@ -119,20 +119,21 @@ class CacheRoot:
         self._checked[where] = (st.st_dev, st.st_ino)
         return created
 
-    def unlink(self, path: str | Path) -> int:
-        """Delete one file (or link, never its target). Returns bytes freed; 0 if gone."""
+    def unlink(self, path: str | Path) -> int | None:
+        """Delete one file (or link, never its target). Returns the bytes freed, or None
+        if it was gone already (someone else removed it: nothing to count)."""
         where = os.fspath(path)
         with self._parent(where) as (parent, name):
             try:
                 st = os.stat(name, dir_fd=parent, follow_symlinks=False)
             except FileNotFoundError:
-                return 0  # someone (pip, another cleaner) removed it first
+                return None  # someone (pip, another cleaner) removed it first
             if stat.S_ISDIR(st.st_mode):
                 raise UnsafePathError(f"refusing to delete {where}: it is a directory")
             try:
                 os.unlink(name, dir_fd=parent)
             except FileNotFoundError:
-                return 0
+                return None
         return 0 if stat.S_ISLNK(st.st_mode) else st.st_size
 
     def rmdir_if_empty(self, path: str | Path) -> bool:
