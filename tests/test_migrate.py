@@ -866,3 +866,35 @@ def test_dry_run_reports_what_the_real_run_then_does(
     }
     assert real["legacy_removed"] == real["migrated"] + real["already_present"] > 0
     assert real["directories_removed"] > 2 and not (twin / "http").exists()
+
+
+def test_an_http_v2_swapped_for_a_link_mid_run_receives_nothing(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    legacy_cache: BuiltCache,
+    tmp_path: Path,
+) -> None:
+    """Entries are put in place through descriptors of their checked directories: a link
+    put in http-v2/'s place after the checks stops the run; nothing lands behind it and
+    no legacy file of an entry not put in place goes."""
+    from pip_cache_plus import batch
+
+    cache = legacy_cache.path
+    legacy = {p for p in (cache / "http").rglob("*") if p.is_file()}
+    victim = tmp_path / "victim"
+    real_commit = batch.Batch.commit
+
+    def swap_then_commit(self: batch.Batch) -> Any:
+        if not victim.exists():
+            shutil.copytree(cache / "http-v2", victim)  # the same directories, elsewhere
+            (cache / "http-v2").rename(cache / "http-v2.real")
+            (cache / "http-v2").symlink_to(victim, target_is_directory=True)
+        return real_commit(self)
+
+    monkeypatch.setattr(batch.Batch, "commit", swap_then_commit)
+    code, _, err = run(capsys, "migrate", "--cache-dir", str(cache))
+    assert code == 1 and "refusing to touch" in err, err
+    assert [p for p in victim.rglob("*") if p.is_file() and not p.name.endswith(".tmp")] == []
+    left = {p for p in (cache / "http").rglob("*") if p.is_file()}
+    placed = {p.name for p in (cache / "http-v2.real").rglob("*") if p.is_file()}
+    assert all(p in left or p.name in placed for p in legacy)

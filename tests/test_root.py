@@ -7,6 +7,7 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -168,3 +169,56 @@ def test_a_directory_swapped_for_a_link_after_its_check_is_refused(
             root.rmdir_if_empty(cache / "http-v2" / "a" / "b" / "c" / "d")
     victim = victim_top.joinpath(*Path("http-v2/a/b/c").relative_to(swapped).parts)
     assert (victim / "f2").exists() and (victim / "d").is_dir()
+
+
+def test_a_missing_directory_is_gone_never_an_operation_by_path(
+    cache: Path, tmp_path: Path
+) -> None:
+    """Missing when checked, a link when acted on: nothing through it, ever."""
+    (cache / "http-v2").mkdir(parents=True)
+    target = cache / "http-v2" / "a" / "b" / "f"
+    root = CacheRoot(cache)
+    assert root.unlink(target) is None  # gone: nothing to do
+    victim = _file(tmp_path / "elsewhere" / "b" / "f")
+    (cache / "http-v2" / "a").symlink_to(victim.parent.parent, target_is_directory=True)
+    (victim.parent / "g").mkdir()
+    with pytest.raises(UnsafePathError):
+        root.unlink(target)
+    with pytest.raises(UnsafePathError):
+        root.rmdir_if_empty(cache / "http-v2" / "a" / "b" / "g")
+    assert victim.exists() and (victim.parent / "g").is_dir()
+
+
+def test_the_check_never_passes_through_a_link_put_in_place_during_it(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upper directory swapped for a link between two steps of the check: the check
+    goes on in the real directory (descriptors), so the link is refused when acted on."""
+    target = _file(cache / "http-v2" / "a" / "b" / "f")
+    victim = _file(tmp_path / "elsewhere" / "b" / "f")
+    real_open = os.open
+    swapped: list[bool] = []
+
+    def open_then_swap(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        fd = real_open(path, flags, *args, **kwargs)
+        if path == "a" and not swapped:  # "a" is open: now swap it
+            swapped.append(True)
+            (cache / "http-v2" / "a").rename(cache / "http-v2" / "a-moved")
+            (cache / "http-v2" / "a").symlink_to(victim.parent.parent, target_is_directory=True)
+        return fd
+
+    monkeypatch.setattr(os, "open", open_then_swap)
+    with pytest.raises(UnsafePathError):
+        CacheRoot(cache).unlink(target)
+    assert swapped and victim.exists()
+
+
+def test_a_cache_dir_reached_through_a_link_works(cache: Path, tmp_path: Path) -> None:
+    """pip allows the cache dir itself to be a link; the directories below may not be."""
+    _file(cache / "http-v2" / "a" / "f")
+    link = tmp_path / "link"
+    link.symlink_to(cache, target_is_directory=True)
+    root = CacheRoot(link)
+    assert root.unlink(link / "http-v2" / "a" / "f") == 1
+    assert root.prune_empty_dirs([link / "http-v2" / "a", link / "http-v2"], link) == 2
+    assert not (cache / "http-v2").exists()

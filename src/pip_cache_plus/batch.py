@@ -6,7 +6,10 @@ batch keeps pip's view of the cache whole at every instant:
 1. every temp file is made durable (one ``syncfs`` where Linux has it, else an fsync
    each);
 2. each entry's two renames, the body first: pip serves an entry only when both files
-   exist, and a ``.body`` alone is ignored (and rewritten by the next run);
+   exist, and a ``.body`` alone is ignored (and rewritten by the next run); each through
+   a descriptor of the entry's directory, checked to be the one made or found without
+   links (:class:`.root.CacheRoot`), so a directory swapped for a link meanwhile stops
+   the run instead of receiving the entry;
 3. the renames are made durable (``syncfs``, else an fsync of each directory).
 
 Only then may the caller remove the legacy files of the entries placed. Batching lets the
@@ -16,13 +19,13 @@ faster for small entries on ext4 here).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .fsops import fsync_dir, sync_file, sync_filesystem
 from .journal import remove_temps
+from .root import CacheRoot
 
 __all__ = ["Batch", "Failed", "Staged"]
 
@@ -47,7 +50,8 @@ Failed = Callable[[Staged, OSError, bool], bool]
 class Batch:
     """Entries staged since the last commit."""
 
-    def __init__(self, failed: Failed) -> None:
+    def __init__(self, root: CacheRoot, failed: Failed) -> None:
+        self._root = root
         self._failed = failed
         self._entries: list[Staged] = []
         self.bytes = 0
@@ -70,7 +74,7 @@ class Batch:
         batch, self._entries, self.bytes = self._entries, [], 0
         if not batch:
             return [], True
-        placed = self._each(_rename, self._synced(batch))
+        placed = self._each(self._rename, self._synced(batch))
         kept = {id(staged) for staged in placed}
         _discard([staged for staged in batch if id(staged) not in kept])
         return placed, self._renames_durable(placed)
@@ -104,6 +108,12 @@ class Batch:
             fsync_dir(directory)
         return True
 
+    def _rename(self, staged: Staged) -> None:
+        # The body first: a kill between the two leaves a .body without metadata, which
+        # pip ignores and the next run rewrites.
+        self._root.replace(staged.body_tmp, staged.body)
+        self._root.replace(staged.meta_tmp, staged.meta)
+
     def _each(self, action: Callable[[Staged], None], todo: list[Staged]) -> list[Staged]:
         """The entries of ``todo`` that ``action`` succeeded on, in order; stops at the
         first error that stops the run (a full disk), skips only the entry for others."""
@@ -127,10 +137,3 @@ def _discard(batch: list[Staged]) -> None:
 def _sync(staged: Staged) -> None:
     sync_file(staged.body_tmp)
     sync_file(staged.meta_tmp)
-
-
-def _rename(staged: Staged) -> None:
-    # The body first: a kill between the two leaves a .body without metadata, which pip
-    # ignores and the next run rewrites.
-    os.replace(staged.body_tmp, staged.body)
-    os.replace(staged.meta_tmp, staged.meta)

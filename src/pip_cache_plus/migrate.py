@@ -163,7 +163,7 @@ class _Run:
         # pathlib's parsing was a good part of a big migration's CPU time).
         self._ready_dirs: set[str] = set()
         self._total = self._done = 0  # bytes of http/, and of the entries handled
-        self._batch = Batch(self._failed)
+        self._batch = Batch(self.root, self._failed)
         self._would_remove: list[str] = []  # legacy files, with --dry-run
 
     def run(self) -> Migration:
@@ -207,7 +207,8 @@ class _Run:
         self.result.legacy_removed = len(self._would_remove)
         files = (f.where for raw in raws for f in raw.files)
         top = self.cache_dir / LEGACY_DIR
-        old = [*empty, os.fspath(top)] if top.is_dir() and not top.is_symlink() else empty
+        listable = top.is_dir() and not top.is_symlink() and os.access(top, os.R_OK | os.X_OK)
+        old = [*empty, os.fspath(top)] if listable else empty
         gone = set(self._would_remove)
         self.result.directories_removed = dirs_left_empty(files, gone, old, [], [self.cache_dir])
 
@@ -271,12 +272,11 @@ class _Run:
         meta, body = target_paths(self.cache_dir, raw.path)
         try:
             self.root.check_dir(meta.parent)  # never read http-v2 through a link
+            state = _target_state(meta, body)
         except UnsafePathError as exc:
             self.result.errors.append(str(exc))
             return
-        try:
-            state = _target_state(meta, body)
-        except OSError as exc:  # http-v2/ cannot even be looked at: nothing will work
+        except OSError as exc:  # a directory on the way, or http-v2/, cannot be looked at
             self._stop(raw.path, meta.parent, exc)
             return
         self._apply(plan_step(raw.path, read, state, self.cache_dir))

@@ -13,6 +13,7 @@ identity, so a directory swapped for a link after its check is refused, not foll
 from __future__ import annotations
 
 import contextlib
+import errno
 import heapq
 import os
 import stat
@@ -23,11 +24,16 @@ from .errors import UnsafePathError
 
 __all__ = ["CacheRoot"]
 
-#: Deletions through a directory descriptor (POSIX); elsewhere (Windows) by path, after
-#: the same checks.
-_BY_DIR_FD = {os.stat, os.unlink, os.rmdir} <= os.supports_dir_fd
-_OPEN_DIR = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
-_OPEN_DIR |= getattr(os, "O_CLOEXEC", 0)
+#: Checks and deletions through directory descriptors (POSIX); elsewhere (Windows) by
+#: path.
+_BY_DIR_FD = {os.open, os.stat, os.unlink, os.rmdir, os.mkdir, os.rename} <= os.supports_dir_fd
+#: The cache dir itself may be a link (pip allows that); no directory below it may.
+#: O_PATH (Linux): a directory we may search but not read is still reached, as by lstat.
+_OPEN_TOP = getattr(os, "O_PATH", os.O_RDONLY) | getattr(os, "O_DIRECTORY", 0)
+_OPEN_TOP |= getattr(os, "O_CLOEXEC", 0)
+_OPEN_DIR = _OPEN_TOP | getattr(os, "O_NOFOLLOW", 0)
+#: What opening a link (O_NOFOLLOW) or a file (O_DIRECTORY) as a directory raises.
+_NOT_A_DIRECTORY = frozenset({errno.ELOOP, errno.ENOTDIR})
 _Identity = tuple[int, int]  # st_dev, st_ino
 
 
@@ -64,23 +70,62 @@ class CacheRoot:
         """Raise unless the directory holding ``path`` is reached without any link."""
         where = os.fspath(path)
         self._inside(where)
-        if not self._reached_without_links(os.path.dirname(where)):
+        if self._reach(os.path.dirname(where)) is False:
             raise UnsafePathError(
                 f"refusing to touch {where}: a directory on its way is a link out of place"
             )
 
-    def _reached_without_links(self, directory: str) -> bool:
-        """Each part of ``directory`` below the cache dir is a directory, not a link:
-        what ``realpath`` would say, with one ``lstat`` per part not yet checked."""
+    def _reach(self, directory: str) -> bool | None:
+        """True if each part of ``directory`` below the cache dir is a directory, not a
+        link; False if one is a link or a file; None if one is missing (and so is all
+        below it: nothing there to follow). Each part found is remembered with its
+        identity.
+
+        Checked by opening part after part, each relative to the one before and never
+        following a link (``O_NOFOLLOW``): a check by path (``lstat``) would itself pass
+        through a link put in an upper part's place a moment before.
+        """
         if directory == self._top or directory in self._checked:
             return True
-        parent = os.path.dirname(directory)
-        if parent == directory or not self._reached_without_links(parent):
+        if not directory.startswith(self._below):
             return False
+        if not _BY_DIR_FD:
+            return self._reach_by_path(directory)
+        parts = directory[len(self._below) :].split(os.sep)
+        fd = os.open(self._top, _OPEN_TOP)
+        try:
+            current = self._top
+            for part in parts:
+                current = os.path.join(current, part)
+                try:
+                    inner = os.open(part, _OPEN_DIR, dir_fd=fd)
+                except FileNotFoundError:
+                    return None
+                except OSError as exc:
+                    if exc.errno in _NOT_A_DIRECTORY:
+                        return False
+                    raise
+                os.close(fd)
+                fd = inner
+                if current not in self._checked:
+                    st = os.fstat(fd)
+                    self._checked[current] = (st.st_dev, st.st_ino)
+            return True
+        finally:
+            os.close(fd)
+
+    def _reach_by_path(self, directory: str) -> bool | None:
+        """:meth:`_reach` where descriptors cannot be opened relative to others."""
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return False
+        above = self._reach(parent)
+        if above is not True:
+            return above
         try:
             st = os.lstat(directory)
         except FileNotFoundError:
-            return True  # nothing there to follow; the operation itself will find it gone
+            return None
         if not stat.S_ISDIR(st.st_mode):
             return False
         self._checked[directory] = (st.st_dev, st.st_ino)
@@ -91,7 +136,7 @@ class CacheRoot:
         that exists is a directory, not a link (a missing part: nothing to follow)."""
         where = os.fspath(directory)
         self._inside(where)
-        if not self._reached_without_links(where):
+        if self._reach(where) is False:
             raise UnsafePathError(
                 f"refusing to write under {where}: a directory on its way is a link or a file"
             )
@@ -106,34 +151,30 @@ class CacheRoot:
         parent = os.path.dirname(where)
         if parent != self._top:
             self.makedirs(parent)
-        try:
-            os.mkdir(where)
-            created = True
-        except FileExistsError:
-            created = False
-        st = os.lstat(where)
-        if not stat.S_ISDIR(st.st_mode):
+        with self._parent(where) as (fd, name):
+            try:
+                os.mkdir(name, dir_fd=fd)
+                created = True
+            except FileExistsError:
+                created = False
+        if self._reach(where) is not True:
             raise UnsafePathError(
                 f"refusing to write under {where}: it is a link or a file, not a directory"
             )
-        self._checked[where] = (st.st_dev, st.st_ino)
         return created
 
     def unlink(self, path: str | Path) -> int | None:
         """Delete one file (or link, never its target). Returns the bytes freed, or None
         if it was gone already (someone else removed it: nothing to count)."""
         where = os.fspath(path)
-        with self._parent(where) as (parent, name):
-            try:
+        try:
+            with self._parent(where) as (parent, name):
                 st = os.stat(name, dir_fd=parent, follow_symlinks=False)
-            except FileNotFoundError:
-                return None  # someone (pip, another cleaner) removed it first
-            if stat.S_ISDIR(st.st_mode):
-                raise UnsafePathError(f"refusing to delete {where}: it is a directory")
-            try:
+                if stat.S_ISDIR(st.st_mode):
+                    raise UnsafePathError(f"refusing to delete {where}: it is a directory")
                 os.unlink(name, dir_fd=parent)
-            except FileNotFoundError:
-                return None
+        except FileNotFoundError:
+            return None  # someone (pip, another cleaner) removed it, or its directory
         return 0 if stat.S_ISLNK(st.st_mode) else st.st_size
 
     def rmdir_if_empty(self, path: str | Path) -> bool:
@@ -151,21 +192,31 @@ class CacheRoot:
         self._checked.pop(where, None)
         return True
 
+    def replace(self, source: str | Path, target: str | Path) -> None:
+        """Rename ``source`` to ``target``, two names in one directory of the cache (a
+        temp file put in place), through that directory's checked descriptor."""
+        src, dst = os.fspath(source), os.fspath(target)
+        if os.path.dirname(src) != os.path.dirname(dst):
+            raise ValueError(f"{src} and {dst} are not in one directory")
+        with self._parent(dst) as (fd, name):
+            src_name = src if fd is None else os.path.basename(src)
+            os.replace(src_name, name, src_dir_fd=fd, dst_dir_fd=fd)
+
     @contextlib.contextmanager
     def _parent(self, where: str) -> Iterator[tuple[int | None, str]]:
         """(a descriptor of ``where``'s directory, its name there), the directory being
         the one checked: reached without a link then, the same one now. Without
-        descriptor support, (None, the path), after the same checks by path."""
+        descriptor support, (None, the path), after the same checks by path. Raises
+        ``FileNotFoundError`` if the directory is gone."""
         self.check_parent(where)
         directory, name = os.path.split(where)
         if not _BY_DIR_FD:
             yield None, where
             return
         try:
-            fd = os.open(directory, _OPEN_DIR)
+            fd = os.open(directory, _OPEN_TOP if directory == self._top else _OPEN_DIR)
         except FileNotFoundError:
-            yield None, where  # gone: the operation finds it gone too
-            return
+            raise
         except OSError as exc:  # ELOOP: its last part is a link now
             raise UnsafePathError(f"refusing to touch {where}: {exc.strerror}") from None
         try:
@@ -201,7 +252,11 @@ class CacheRoot:
             if directory in seen:
                 continue
             seen.add(directory)
-            if self.rmdir_if_empty(directory):
+            try:
+                removed_it = self.rmdir_if_empty(directory)
+            except UnsafePathError:
+                continue  # changed under us (a link?): left, and so are its parents
+            if removed_it:
                 removed += 1
                 parent = os.path.dirname(directory)
                 if parent.startswith(below):
