@@ -50,7 +50,9 @@ def redact(url: str) -> str:
         return url
     userinfo, _, host = parts.netloc.rpartition("@")
     user, sep, _password = userinfo.partition(":")
-    shown = f"{user}:****" if sep else "****"
+    # A user name cannot hold "@" (it would be quoted): one that does is not a user name
+    # but the start of something else ("tok3n@:@host"), so all of it is hidden.
+    shown = f"{user}:****" if sep and "@" not in user else "****"
     return urlunsplit((parts.scheme, f"{shown}@{host}", parts.path, parts.query, parts.fragment))
 
 
