@@ -82,7 +82,8 @@ class CacheRoot:
         identity.
 
         Checked by opening part after part, each relative to the one before and never
-        following a link (``O_NOFOLLOW``): a check by path (``lstat``) would itself pass
+        following a link (``O_NOFOLLOW``), from the deepest part checked already (which
+        must still be the same directory): a check by path (``lstat``) would itself pass
         through a link put in an upper part's place a moment before.
         """
         if directory == self._top or directory in self._checked:
@@ -91,26 +92,29 @@ class CacheRoot:
             return False
         if not _BY_DIR_FD:
             return self._reach_by_path(directory)
-        parts = directory[len(self._below) :].split(os.sep)
-        fd = os.open(self._top, _OPEN_TOP)
         try:
-            current = self._top
-            for part in parts:
+            self._walk_down(directory)
+        except _Missing:
+            return None
+        except _NotADirectory:
+            return False
+        return True
+
+    def _walk_down(self, directory: str) -> None:
+        current = os.path.dirname(directory)
+        while current != self._top and current not in self._checked:
+            above = os.path.dirname(current)
+            current = above if len(above) > len(self._top) else self._top
+        fd = _open_dir(current, top=current == self._top)
+        try:
+            if _identity_of(fd) != self._identity(current):
+                raise _NotADirectory  # swapped since it was checked
+            for part in directory[len(current) + 1 :].split(os.sep):
                 current = os.path.join(current, part)
-                try:
-                    inner = os.open(part, _OPEN_DIR, dir_fd=fd)
-                except FileNotFoundError:
-                    return None
-                except OSError as exc:
-                    if exc.errno in _NOT_A_DIRECTORY:
-                        return False
-                    raise
+                inner = _open_dir(part, fd)
                 os.close(fd)
                 fd = inner
-                if current not in self._checked:
-                    st = os.fstat(fd)
-                    self._checked[current] = (st.st_dev, st.st_ino)
-            return True
+                self._checked.setdefault(current, _identity_of(fd))
         finally:
             os.close(fd)
 
@@ -157,11 +161,25 @@ class CacheRoot:
                 created = True
             except FileExistsError:
                 created = False
-        if self._reach(where) is not True:
+            if fd is not None:  # what is there now, seen through the checked parent
+                self._record(where, name, fd)
+        if self._reach(where) is not True:  # recorded just above, unless by path (Windows)
             raise UnsafePathError(
                 f"refusing to write under {where}: it is a link or a file, not a directory"
             )
         return created
+
+    def _record(self, where: str, name: str, parent: int) -> None:
+        try:
+            fd = _open_dir(name, parent)
+        except _NotADirectory:
+            raise UnsafePathError(
+                f"refusing to write under {where}: it is a link or a file, not a directory"
+            ) from None
+        try:
+            self._checked[where] = _identity_of(fd)
+        finally:
+            os.close(fd)
 
     def unlink(self, path: str | Path) -> int | None:
         """Delete one file (or link, never its target). Returns the bytes freed, or None
@@ -262,3 +280,27 @@ class CacheRoot:
                 if parent.startswith(below):
                     heapq.heappush(heap, (-parent.count(os.sep), parent))
         return removed
+
+
+class _Missing(Exception):
+    """A directory on the way is not there."""
+
+
+class _NotADirectory(Exception):
+    """A part of the way is a link or a file (or no longer the directory checked)."""
+
+
+def _open_dir(path: str, dir_fd: int | None = None, *, top: bool = False) -> int:
+    try:
+        return os.open(path, _OPEN_TOP if top else _OPEN_DIR, dir_fd=dir_fd)
+    except FileNotFoundError:
+        raise _Missing from None
+    except OSError as exc:
+        if exc.errno in _NOT_A_DIRECTORY:
+            raise _NotADirectory from None
+        raise
+
+
+def _identity_of(fd: int) -> _Identity:
+    st = os.fstat(fd)
+    return (st.st_dev, st.st_ino)
