@@ -319,6 +319,15 @@ _NO_OTHER_USER = "cannot act as another user (root without setpriv or runuser, o
 _NO_OTHER_USER += "Python does not start as that user)"
 
 
+def other_user_or_skip(*, as_root: str | None = None) -> tuple[str, ...]:
+    """:func:`_other_user`'s prefix, or skip the test; ``as_root``: why the test also
+    needs to be root (to own what the other user may not touch)."""
+    prefix = other_user_or_skip()
+    if as_root is not None and os.geteuid() != 0:
+        pytest.skip(as_root)
+    return prefix
+
+
 def run_as_other(prefix: Sequence[str], *argv: str) -> subprocess.CompletedProcess[str]:
     env = scrubbed_env()  # no PIP_* of this machine, no pip config file
     env.update(
@@ -353,9 +362,7 @@ def test_lock_file_of_a_shared_cache_works_for_the_whole_group(
     built_v2_cache: BuiltCache, open_dir: Path
 ) -> None:
     """One member of the group runs a mutating command, then another does."""
-    prefix = _other_user()
-    if prefix is None or os.geteuid() != 0:
-        pytest.skip(_NO_OTHER_USER if prefix is None else "needs root, to act as two users")
+    prefix = other_user_or_skip(as_root="needs root, to act as two users")
     cache = open_dir / "cache"
     shutil.copytree(built_v2_cache.path, cache, symlinks=True)
     share_with_group(cache)
@@ -417,9 +424,7 @@ def _unreadable_setup(built: BuiltCache, root: Path) -> dict[str, Path]:
 def test_unreadable_files_are_reported_not_fatal(
     built_mixed_cache: BuiltCache, open_dir: Path, argv: tuple[str, ...]
 ) -> None:
-    prefix = _other_user()
-    if prefix is None:
-        pytest.skip(_NO_OTHER_USER)
+    prefix = other_user_or_skip()
     targets = _unreadable_setup(built_mixed_cache, open_dir)
     cache = open_dir / "cache"
     dest = open_dir / "dest"
@@ -545,9 +550,7 @@ def test_a_cache_dir_we_cannot_read_is_one_line_exit_1(
 ) -> None:
     """Someone else's private cache (mode 700), or a path below it: one error line for
     every command that reads it, never a traceback; ``dir`` just says where it is."""
-    prefix = _other_user()
-    if prefix is None:
-        pytest.skip(_NO_OTHER_USER)
+    prefix = other_user_or_skip()
     cache = open_dir / "cache"
     shutil.copytree(built_v2_cache.path, cache, symlinks=True)
     cache.chmod(0o700)
@@ -570,9 +573,7 @@ def test_entries_that_could_not_be_removed_are_errors_not_removed(
 ) -> None:
     """An entry in a directory the user may not write to stays: it is an error line and
     exit 1, and the report does not list it among the removed."""
-    prefix = _other_user()
-    if prefix is None:
-        pytest.skip(_NO_OTHER_USER)
+    prefix = other_user_or_skip()
     targets = _unreadable_setup(built_mixed_cache, open_dir)
     for path in targets.values():  # the other user's again...
         path.chmod(0o755 if path.is_dir() else 0o644)
@@ -597,9 +598,7 @@ def test_a_cache_dir_we_may_not_write_to_says_so(
     built_v2_cache: BuiltCache, open_dir: Path
 ) -> None:
     """No lock file yet, and none can be made: not 'another user made it'."""
-    prefix = _other_user()
-    if prefix is None or os.geteuid() != 0:
-        pytest.skip(_NO_OTHER_USER if prefix is None else "needs root, to own the cache")
+    prefix = other_user_or_skip(as_root="needs root, to own the cache")
     cache = open_dir / "cache"
     shutil.copytree(built_v2_cache.path, cache, symlinks=True)
     cache.chmod(0o755)  # root's: readable, not writable, by the other user
@@ -612,9 +611,7 @@ def test_an_export_dir_that_cannot_be_created_is_exit_1(
     built_v2_cache: BuiltCache, open_dir: Path
 ) -> None:
     """Not bad usage (exit 2): the place is refused."""
-    prefix = _other_user()
-    if prefix is None or os.geteuid() != 0:
-        pytest.skip(_NO_OTHER_USER if prefix is None else "needs root, to own the parent")
+    prefix = other_user_or_skip(as_root="needs root, to own the parent")
     cache = open_dir / "cache"
     shutil.copytree(built_v2_cache.path, cache, symlinks=True)
     parent = open_dir / "closed"
@@ -631,9 +628,7 @@ def test_dry_run_counts_match_with_an_unreadable_source_dir(
 ) -> None:
     """The real run cannot list (so never removes) a source dir it may not read; the
     dry run must not count it either."""
-    prefix = _other_user()
-    if prefix is None:
-        pytest.skip(_NO_OTHER_USER)
+    prefix = other_user_or_skip()
     counts = []
     for name in ("dry", "real"):
         cache = open_dir / name
