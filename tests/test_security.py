@@ -322,7 +322,9 @@ _NO_OTHER_USER += "Python does not start as that user)"
 def other_user_or_skip(*, as_root: str | None = None) -> tuple[str, ...]:
     """:func:`_other_user`'s prefix, or skip the test; ``as_root``: why the test also
     needs to be root (to own what the other user may not touch)."""
-    prefix = other_user_or_skip()
+    prefix = _other_user()
+    if prefix is None:
+        pytest.skip(_NO_OTHER_USER)
     if as_root is not None and os.geteuid() != 0:
         pytest.skip(as_root)
     return prefix
