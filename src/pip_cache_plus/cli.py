@@ -6,12 +6,8 @@ Exit codes: 0 success; 1 an error (message on stderr); 2 bad usage; 130 interrup
 from __future__ import annotations
 
 import argparse
-import codecs
 import contextlib
 import gc
-import io
-import os
-import stat
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -20,7 +16,8 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from . import __version__, render
 from .cache import Cache
-from .errors import PipCachePlusError, UsageError, unreadable
+from .console import printable_paths, silence_stdout
+from .errors import PipCachePlusError, UsageError
 from .filters import (
     Filter,
     Pattern,
@@ -30,6 +27,7 @@ from .filters import (
     parse_pattern,
     parse_size,
 )
+from .locate import check_cache_dir
 from .model import SOURCES, Source
 
 if TYPE_CHECKING:
@@ -417,48 +415,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     parser = build_parser(prog)
     args = parser.parse_args(argv)
-    with _no_cycle_collection(), _any_path_printable():
+    with _no_cycle_collection(), printable_paths():
         return _run(parser, args)
-
-
-_PATH_ERRORS = "pip_cache_plus.paths"
-
-
-def _path_errors(exc: UnicodeError) -> tuple[str | bytes, int]:
-    """Characters stdout cannot encode: a file name's undecodable bytes (which Python
-    holds as lone surrogates) go out as the bytes they were, so a printed path is the
-    real one; anything else (a locale without the character) as a backslash escape."""
-    if not isinstance(exc, UnicodeEncodeError):
-        raise exc
-    code = ord(exc.object[exc.start])  # one at a time: the range may mix both kinds
-    if 0xDC80 <= code <= 0xDCFF:
-        return bytes([code - 0xDC00]), exc.start + 1
-    escape = (
-        f"\\x{code:02x}"
-        if code < 0x100
-        else f"\\u{code:04x}"
-        if code < 0x10000
-        else f"\\U{code:08x}"
-    )
-    return escape, exc.start + 1
-
-
-@contextlib.contextmanager
-def _any_path_printable() -> Iterator[None]:
-    """Let stdout print any file name, for the command (restored after). Under a UTF-8
-    locale Python writes stdout strictly, and a cache file named with bytes that are not
-    UTF-8 made the human output of ``list``, ``remove``... fail after the work was done."""
-    out = sys.stdout
-    errors = getattr(out, "errors", None)
-    if not isinstance(out, io.TextIOWrapper) or errors != "strict":
-        yield
-        return
-    codecs.register_error(_PATH_ERRORS, _path_errors)
-    out.reconfigure(errors=_PATH_ERRORS)
-    try:
-        yield
-    finally:
-        out.reconfigure(errors=errors)
 
 
 @contextlib.contextmanager
@@ -481,7 +439,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         cache = Cache.locate(args.cache_dir, no_cache_dir=args.no_cache_dir, memo=True)
         if args.command != "dir":  # which only says where it is, as pip's does
-            _check_cache_dir(cache.path)
+            check_cache_dir(cache.path)
         handler: Handler = args.handler
         return handler(args, cache)
     except UsageError as exc:
@@ -493,31 +451,5 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         print("Interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        _silence_stdout()
+        silence_stdout()
         return EXIT_ERROR
-
-
-def _check_cache_dir(path: Path) -> None:
-    """A cache dir that is missing is an empty cache; one that is not a directory (or
-    cannot be one: a part of its path is a file), cannot be reached or cannot be read is
-    an error, before a command takes it for empty or tries to write there."""
-    try:
-        mode = os.stat(path).st_mode  # a link to a directory is fine: pip follows it
-    except FileNotFoundError:
-        return
-    except NotADirectoryError:
-        raise PipCachePlusError(
-            f"the cache dir {path} cannot be a directory: a part of its path is a file"
-        ) from None
-    except OSError as exc:
-        raise PipCachePlusError(f"the cache dir {path} {unreadable(exc)}") from None
-    if not stat.S_ISDIR(mode):
-        raise PipCachePlusError(f"the cache dir {path} is not a directory")
-    if not os.access(path, os.R_OK | os.X_OK):
-        raise PipCachePlusError(f"the cache dir {path} cannot be read (permission denied)")
-
-
-def _silence_stdout() -> None:
-    """A closed pipe (``| head``): stop writing, and keep Python from complaining at exit."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())

@@ -9,6 +9,7 @@ by :mod:`pip_cache_plus.compat`.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Literal
 
 from pip_cache_plus import compat
 from pip_cache_plus.compat import ConfigItem, PipConfig
-from pip_cache_plus.errors import CacheDisabledError, UsageError
+from pip_cache_plus.errors import CacheDisabledError, PipCachePlusError, UsageError, unreadable
 
 CacheOrigin = Literal["option", "env", "config", "default"]
 
@@ -129,4 +130,31 @@ def _describe(item: ConfigItem) -> str:
     return item.source if item.origin == "env" else f"{item.source} [{item.section}]"
 
 
-__all__ = ["CacheLocation", "CacheOrigin", "find_cache", "normalize_path", "resolve_cache"]
+__all__ = [
+    "CacheLocation",
+    "CacheOrigin",
+    "check_cache_dir",
+    "find_cache",
+    "normalize_path",
+    "resolve_cache",
+]
+
+
+def check_cache_dir(path: Path) -> None:
+    """A cache dir that is missing is an empty cache; one that is not a directory (or
+    cannot be one: a part of its path is a file), cannot be reached or cannot be read is
+    an error, before a command takes it for empty or tries to write there."""
+    try:
+        mode = os.stat(path).st_mode  # a link to a directory is fine: pip follows it
+    except FileNotFoundError:
+        return
+    except NotADirectoryError:
+        raise PipCachePlusError(
+            f"the cache dir {path} cannot be a directory: a part of its path is a file"
+        ) from None
+    except OSError as exc:
+        raise PipCachePlusError(f"the cache dir {path} {unreadable(exc)}") from None
+    if not stat.S_ISDIR(mode):
+        raise PipCachePlusError(f"the cache dir {path} is not a directory")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise PipCachePlusError(f"the cache dir {path} cannot be read (permission denied)")

@@ -1,0 +1,57 @@
+"""stdout as the CLI uses it: any file name printable, a closed pipe silenced."""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import io
+import os
+import sys
+from collections.abc import Iterator
+
+__all__ = ["printable_paths", "silence_stdout"]
+
+_PATH_ERRORS = "pip_cache_plus.paths"
+
+
+def _path_errors(exc: UnicodeError) -> tuple[str | bytes, int]:
+    """Characters stdout cannot encode: a file name's undecodable bytes (which Python
+    holds as lone surrogates) go out as the bytes they were, so a printed path is the
+    real one; anything else (a locale without the character) as a backslash escape."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    code = ord(exc.object[exc.start])  # one at a time: the range may mix both kinds
+    if 0xDC80 <= code <= 0xDCFF:
+        return bytes([code - 0xDC00]), exc.start + 1
+    escape = (
+        f"\\x{code:02x}"
+        if code < 0x100
+        else f"\\u{code:04x}"
+        if code < 0x10000
+        else f"\\U{code:08x}"
+    )
+    return escape, exc.start + 1
+
+
+@contextlib.contextmanager
+def printable_paths() -> Iterator[None]:
+    """Let stdout print any file name, for the command (restored after). Under a UTF-8
+    locale Python writes stdout strictly, and a cache file named with bytes that are not
+    UTF-8 made the human output of ``list``, ``remove``... fail after the work was done."""
+    out = sys.stdout
+    errors = getattr(out, "errors", None)
+    if not isinstance(out, io.TextIOWrapper) or errors != "strict":
+        yield
+        return
+    codecs.register_error(_PATH_ERRORS, _path_errors)
+    out.reconfigure(errors=_PATH_ERRORS)
+    try:
+        yield
+    finally:
+        out.reconfigure(errors=errors)
+
+
+def silence_stdout() -> None:
+    """A closed pipe (``| head``): stop writing, and keep Python from complaining at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
