@@ -38,12 +38,6 @@ class CacheInfo:
 _HTTP_SOURCES: tuple[Source, ...] = ("http-v2", "http")
 
 
-def _listable_dir(path: Path) -> bool:
-    """A real directory we can list: one the real run's ``os.walk`` yields (and removes
-    when empty)."""
-    return path.is_dir() and not path.is_symlink() and os.access(path, os.R_OK | os.X_OK)
-
-
 def _only_below(tops: tuple[str, ...], report: Callable[[str], None]) -> Callable[[str], None]:
     def only_below(directory: str) -> None:
         if directory.startswith(tops):
@@ -198,7 +192,7 @@ class Cache:
         """What remove (or purge) would do, with the directories it would leave empty and
         remove: those of the files it removes, and for purge also every empty directory
         and the source dirs themselves (pip's purge leaves nothing behind either)."""
-        from .clean import dirs_left_empty, remove_entries
+        from .clean import dirs_left_empty, listable_dir, remove_entries
 
         empty: list[str] = []
         everything = list(self.entries(sources, on_empty_dir=empty.append))
@@ -207,7 +201,7 @@ class Cache:
         gone = {f.where for e in result.entries for f in e.raw.files}
         tops = [self.path / SOURCE_DIRS[s] for s in sources]
         if purge:
-            old = [*empty, *(str(top) for top in tops if _listable_dir(top))]
+            old = [*empty, *(str(top) for top in tops if listable_dir(top))]
             result.directories = dirs_left_empty(files, gone, old, [], [self.path])
         else:
             result.directories = dirs_left_empty(files, gone, [], empty, tops)

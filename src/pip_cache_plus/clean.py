@@ -184,6 +184,12 @@ def dirs_left_empty(
     return len(emptied - staying)
 
 
+def listable_dir(path: Path) -> bool:
+    """A real directory we can list: one a real run's ``os.walk`` yields (and removes when
+    empty), so one a dry run counts."""
+    return path.is_dir() and not path.is_symlink() and os.access(path, os.R_OK | os.X_OK)
+
+
 def _add_dirs_above(where: str, below: tuple[str, ...], into: set[str]) -> None:
     """Add the directories holding ``where`` (a file, or ``dir/``: the directory itself)
     that are strictly below one of ``below``; stops at the first one already there."""

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from .batch import Batch, Staged
-from .clean import dirs_left_empty
+from .clean import dirs_left_empty, listable_dir
 from .entries import BODY_SUFFIX, walk
 from .errors import CacheFormatError, PipCachePlusError, UnsafePathError
 from .fsio import open_quietly, read_all
@@ -207,8 +207,7 @@ class _Run:
         self.result.legacy_removed = len(self._would_remove)
         files = (f.where for raw in raws for f in raw.files)
         top = self.cache_dir / LEGACY_DIR
-        listable = top.is_dir() and not top.is_symlink() and os.access(top, os.R_OK | os.X_OK)
-        old = [*empty, os.fspath(top)] if listable else empty
+        old = [*empty, os.fspath(top)] if listable_dir(top) else empty
         gone = set(self._would_remove)
         self.result.directories_removed = dirs_left_empty(files, gone, old, [], [self.cache_dir])
 

@@ -234,12 +234,11 @@ class CacheRoot:
         try:
             fd = os.open(directory, _OPEN_TOP if directory == self._top else _OPEN_DIR)
         except FileNotFoundError:
-            raise
+            raise  # gone: for the caller to say so (not a refusal)
         except OSError as exc:  # ELOOP: its last part is a link now
             raise UnsafePathError(f"refusing to touch {where}: {exc.strerror}") from None
         try:
-            st = os.fstat(fd)
-            if (st.st_dev, st.st_ino) != self._identity(directory):
+            if _identity_of(fd) != self._identity(directory):
                 raise UnsafePathError(
                     f"refusing to touch {where}: a directory on its way changed since it "
                     "was checked (a link put in its place?)"
