@@ -64,7 +64,8 @@ def unlink(self, path):
     freed = real_unlink(self, path)
     with log.open("a") as fp:
         fp.write(f"{time.time()} {path}\n")
-    time.sleep(pace)
+    if go.exists():  # before the gate opens the gate is the wait: the next deletion
+        time.sleep(pace)  # comes right after it, not up to ``pace`` later, after pip
     return freed
 
 def release(self, *args, **kwargs):
