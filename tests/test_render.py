@@ -48,3 +48,24 @@ def test_dump_of_a_listing_shape() -> None:
     data = {"version": 1, "entries": [entry, dict(entry, size=6)], "empty": [], "none": {}}
     assert _fast(data) == _reference(data)
     assert json.loads(_fast(data)) == data
+
+
+class _CountingWriter(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def test_dump_writes_big_chunks_and_the_same_text() -> None:
+    # With PYTHONUNBUFFERED=1 every write is a system call: 20,000 entries made 40,000.
+    entry = {"source": "http-v2", "path": "/c/http-v2/" + "a" * 60, "size": 1}
+    data = {"version": 1, "entries": [dict(entry, size=i) for i in range(5000)]}
+    out = _CountingWriter()
+    dump(data, out)
+    assert out.getvalue() == _reference(data)
+    assert len(out.getvalue()) > 300_000
+    assert out.writes <= len(out.getvalue()) // (64 * 1024) + 1
