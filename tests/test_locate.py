@@ -1,4 +1,4 @@
-"""locate.py and compat.py: where pip's cache is, read by pip's code and by our copy.
+"""locate.py, compat.py, pipconfig.py: where pip's cache is, read by pip's code and our copy.
 
 Every test runs in a scrubbed environment: HOME, the XDG dirs, sys.prefix (site config) and
 /etc (global config) all point into tmp_path, and no PIP_* variable is left, so this
@@ -25,12 +25,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pip_cache_plus import compat
-from pip_cache_plus.compat import PipConfig, rules_for
+from pip_cache_plus import compat, pipconfig
 from pip_cache_plus.errors import CacheDisabledError, UsageError
 from pip_cache_plus.locate import CacheLocation, find_cache, resolve_cache
+from pip_cache_plus.pipconfig import PipConfig, rules_for
 
-PIP_VERSION = compat.pip_version()
+PIP_VERSION = pipconfig.pip_version()
 
 USER = "home/.config/pip/pip.conf"
 LEGACY = "home/.pip/pip.conf"
@@ -98,7 +98,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
     monkeypatch.setattr(sys, "prefix", str(tmp / "prefix"))
     monkeypatch.chdir(tmp / "cwd")
     # pip and our copy both append /etc to the XDG config dirs: point both at tmp/etc.
-    monkeypatch.setattr(compat, "_ETC_DIR", str(tmp / "etc"))
+    monkeypatch.setattr(pipconfig, "_ETC_DIR", str(tmp / "etc"))
     real_site_config_dirs = pip_appdirs.site_config_dirs
 
     def site_config_dirs(appname: str) -> list[str]:
@@ -114,9 +114,10 @@ IMPLS = ["pip", "fallback"]
 
 def load(impl: str) -> PipConfig:
     """The configuration as pip's own code reads it, or as our copy does."""
-    config = (
-        compat.pip_configuration() if impl == "pip" else compat.fallback_configuration(os.environ)
-    )
+    if impl == "pip":
+        config = compat.pip_configuration()
+    else:
+        config = pipconfig.fallback_configuration(os.environ)
     assert config is not None, "pip's code did not load: compat fell back"
     assert config.reader == impl
     return config
@@ -614,7 +615,7 @@ def test_empty_value_falls_through_only_in_pip_25_2_and_25_3(
     """An empty value in a higher file hides a lower file's value, except in 25.2-25.3."""
     files = {GLOBAL_XDG: conf("global", cache_dir="{tmp}/g"), USER: conf("global", cache_dir="")}
     world.build(Case(files=files), monkeypatch)
-    config = compat.fallback_configuration(os.environ, rules=rules_for(version))
+    config = pipconfig.fallback_configuration(os.environ, rules=rules_for(version))
     assert resolve_cache(config).path == Path(world.fill(expected))
 
 
@@ -631,7 +632,7 @@ def test_relative_xdg_cache_home_ignored_since_pip_26_3(
     world: World, monkeypatch: pytest.MonkeyPatch, version: str | None, expected: str
 ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", "rel")
-    config = compat.fallback_configuration(os.environ, rules=rules_for(version))
+    config = pipconfig.fallback_configuration(os.environ, rules=rules_for(version))
     assert resolve_cache(config).path == Path(world.fill(expected))
 
 
@@ -656,12 +657,12 @@ def test_config_file_list_matches_pip(
     world.build(Case(files={ENV_FILE: "[global]\n"}, env=env), monkeypatch)
     pip_config = pip_configuration_module.Configuration(isolated=False)
     expected = {str(kind): list(files) for kind, files in pip_config.iter_config_files()}
-    assert dict(compat.config_files(os.environ)) == expected
+    assert dict(pipconfig.config_files(os.environ)) == expected
 
 
 def test_devnull_lists_no_file(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
-    assert compat.config_files(os.environ) == []
+    assert pipconfig.config_files(os.environ) == []
 
 
 def test_find_cache_reads_with_pip_unless_given_another_environ(world: World) -> None:
@@ -754,7 +755,7 @@ def test_platform_default(
     platform: str, environ: dict[str, str], version: str | None, expected: str
 ) -> None:
     rules = rules_for(version)
-    assert compat.default_cache_dir(environ, rules=rules, platform=platform) == expected
+    assert pipconfig.default_cache_dir(environ, rules=rules, platform=platform) == expected
 
 
 def test_windows_config_files(world: World) -> None:
@@ -763,7 +764,7 @@ def test_windows_config_files(world: World) -> None:
         "APPDATA": r"C:\Users\u\AppData\Roaming",
         "ALLUSERSPROFILE": r"C:\ProgramData",
     }
-    files = dict(compat.config_files(environ, platform="win32"))
+    files = dict(pipconfig.config_files(environ, platform="win32"))
     assert files["global"] == [r"C:\ProgramData\pip\pip.ini"]
     assert files["user"] == [r"C:\Users\u\pip\pip.ini", r"C:\Users\u\AppData\Roaming\pip\pip.ini"]
     assert files["site"] == [ntpath.join(sys.prefix, "pip.ini")]
@@ -771,7 +772,7 @@ def test_windows_config_files(world: World) -> None:
 
 def test_macos_config_files(world: World) -> None:
     environ = {"HOME": "/Users/u"}
-    files = dict(compat.config_files(environ, platform="darwin", rules=rules_for("26.1")))
+    files = dict(pipconfig.config_files(environ, platform="darwin", rules=rules_for("26.1")))
     assert files["global"] == ["/Library/Application Support/pip/pip.conf"]
     assert files["user"] == ["/Users/u/.pip/pip.conf", "/Users/u/.config/pip/pip.conf"]
 
@@ -884,7 +885,7 @@ def test_pip_version() -> None:
 
 
 def test_rules_for() -> None:
-    assert rules_for("25.1.1") == compat.PipRules(
+    assert rules_for("25.1.1") == pipconfig.PipRules(
         values_by_file=False, fallthrough=False, xdg="raw", xdg_on_macos=False
     )
     assert rules_for("25.3").fallthrough

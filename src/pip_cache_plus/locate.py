@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pip_cache_plus import compat
-from pip_cache_plus.compat import ConfigItem, PipConfig
+from pip_cache_plus import compat, pipconfig
 from pip_cache_plus.errors import CacheDisabledError, PipCachePlusError, UsageError, unreadable
+from pip_cache_plus.pipconfig import ConfigItem, PipConfig
 
 CacheOrigin = Literal["option", "env", "config", "default"]
 
@@ -51,7 +51,7 @@ def find_cache(
     import (~0.2 s) off every command given ``--cache-dir``.
     """
     if cache_dir is not None:
-        config = compat.fallback_configuration(os.environ if environ is None else environ)
+        config = pipconfig.fallback_configuration(os.environ if environ is None else environ)
     else:
         config = compat.load_configuration(environ)
     return resolve_cache(config, cache_dir, no_cache_dir=no_cache_dir, environ=environ)
@@ -88,7 +88,7 @@ def resolve_cache(
 def normalize_path(path: str, environ: Mapping[str, str] | None = None) -> str:
     """pip's ``normalize_path``: expand ``~``, resolve symlinks, normalise case."""
     environ = os.environ if environ is None else environ
-    return os.path.normcase(os.path.realpath(compat.expanduser(path, environ)))
+    return os.path.normcase(os.path.realpath(pipconfig.expanduser(path, environ)))
 
 
 def _location(
