@@ -9,112 +9,32 @@ import argparse
 import contextlib
 import gc
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn
 
 from . import __version__, render
 from .cache import Cache
 from .console import printable_paths, silence_stdout
 from .errors import PipCachePlusError, UsageError
-from .filters import (
-    Filter,
-    Pattern,
-    parse_age,
-    parse_export_kinds,
-    parse_kinds,
-    parse_pattern,
-    parse_size,
-)
+from .filters import Filter, parse_export_kinds, parse_kinds, parse_pattern, parse_size
 from .locate import check_cache_dir
-from .model import SOURCES, Source
+from .options import (
+    SOURCE_CHOICES,
+    add_cache_options,
+    add_filters,
+    add_format,
+    age,
+    filter_of,
+    sources_of,
+    typed,
+)
 
 if TYPE_CHECKING:
     from .clean import Removal
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-T = TypeVar("T")
 Handler = Callable[[argparse.Namespace, Cache], int]
-_SOURCE_CHOICES = ("all", *SOURCES)
-
-
-def _typed(parse: Callable[[str], T]) -> Callable[[str], T]:
-    """Turn our UsageError into argparse's error, so bad values exit 2 with one line."""
-
-    def convert(text: str) -> T:
-        try:
-            return parse(text)
-        except UsageError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    convert.__name__ = parse.__name__.removeprefix("parse_")
-    return convert
-
-
-def _age(text: str) -> float:
-    return parse_age(text, time.time())
-
-
-def _add_cache_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
-    # Accepted before or after the command; the subcommand's copy must not reset the
-    # value given before it, hence SUPPRESS there.
-    default = None if top else argparse.SUPPRESS
-    parser.add_argument(
-        "--cache-dir",
-        metavar="DIR",
-        default=default,
-        help="the cache directory (default: where pip would look)",
-    )
-    parser.add_argument(
-        "--no-cache-dir",
-        action="store_true",
-        default=False if top else argparse.SUPPRESS,
-        help="behave like pip with the cache disabled",
-    )
-
-
-def _add_filters(parser: argparse.ArgumentParser, *, pattern: str | None) -> None:
-    parser.add_argument(
-        "pattern",
-        nargs=pattern,
-        default="*",
-        type=_typed(parse_pattern),
-        help="glob on filename (with '-') or project name; NAME==VERSION",
-    )
-    parser.add_argument(
-        "--source",
-        choices=_SOURCE_CHOICES,
-        default="all",
-        help="which part of the cache (default: all)",
-    )
-    parser.add_argument(
-        "--kind",
-        type=_typed(parse_kinds),
-        default=None,
-        metavar="K[,K]",
-        help="wheel, sdist, metadata, index, other, invalid",
-    )
-    parser.add_argument(
-        "--older-than",
-        type=_typed(_age),
-        default=None,
-        metavar="AGE",
-        help="only entries not used for AGE (30d, 12h, 2w) or since a date",
-    )
-
-
-def _add_format(parser: argparse.ArgumentParser, *choices: str) -> None:
-    parser.add_argument("--format", choices=choices, default="human")
-
-
-def _filter(args: argparse.Namespace) -> Filter:
-    pattern = args.pattern if isinstance(args.pattern, Pattern) else parse_pattern(args.pattern)
-    return Filter(pattern=pattern, kinds=args.kind, unused_since=args.older_than)
-
-
-def _sources(args: argparse.Namespace) -> tuple[Source, ...]:
-    return SOURCES if args.source == "all" else (args.source,)
 
 
 def _waiting() -> None:
@@ -133,7 +53,7 @@ def _cmd_dir(args: argparse.Namespace, cache: Cache) -> int:
 
 def _add_info(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
     parser = sub.add_parser("info", help="where the cache is, and how big each part is")
-    _add_format(parser, "human", "json")
+    add_format(parser, "human", "json")
     return _cmd_info
 
 
@@ -144,27 +64,27 @@ def _cmd_info(args: argparse.Namespace, cache: Cache) -> int:
 
 def _add_list(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
     parser = sub.add_parser("list", help="list entries: downloaded files, pages, built wheels")
-    _add_filters(parser, pattern="?")
-    _add_format(parser, "human", "abspath", "json")
+    add_filters(parser, pattern="?")
+    add_format(parser, "human", "abspath", "json")
     return _cmd_list
 
 
 def _cmd_list(args: argparse.Namespace, cache: Cache) -> int:
-    entries = cache.select(_filter(args), _sources(args))
+    entries = cache.select(filter_of(args), sources_of(args))
     render.render_list(entries, cache.path, args.format, sys.stdout)
     return EXIT_OK
 
 
 def _add_remove(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
     parser = sub.add_parser("remove", help="remove matching entries (all their files)")
-    _add_filters(parser, pattern=None)
+    add_filters(parser, pattern=None)
     parser.add_argument("--dry-run", action="store_true", help="only show what would go")
-    _add_format(parser, "human", "json")
+    add_format(parser, "human", "json")
     return _cmd_remove
 
 
 def _cmd_remove(args: argparse.Namespace, cache: Cache) -> int:
-    result = cache.remove(_filter(args), _sources(args), dry_run=args.dry_run, on_wait=_waiting)
+    result = cache.remove(filter_of(args), sources_of(args), dry_run=args.dry_run, on_wait=_waiting)
     if not (result.entries or result.kept) and args.format == "human":
         print(f'No matching entries for pattern "{args.pattern.text}"', file=sys.stderr)
     return _finish_removal(result, args, cache)
@@ -185,7 +105,7 @@ def _add_purge(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Hand
         help="remove only the legacy http/ cache, which pip >= 23.3 never reads",
     )
     parser.add_argument("--dry-run", action="store_true", help="only show what would go")
-    _add_format(parser, "human", "json")
+    add_format(parser, "human", "json")
     return _cmd_purge
 
 
@@ -200,15 +120,15 @@ def _add_show(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handl
         help="all about matching entries: URL, files, freshness, which pips read them",
         epilog="Exit status: 0 if an entry matched, 1 if none did.",
     )
-    _add_filters(parser, pattern=None)
-    _add_format(parser, "human", "json")
+    add_filters(parser, pattern=None)
+    add_format(parser, "human", "json")
     return _cmd_show
 
 
 def _cmd_show(args: argparse.Namespace, cache: Cache) -> int:
     from .show import show
 
-    shown = show(cache, _filter(args), _sources(args))
+    shown = show(cache, filter_of(args), sources_of(args))
     render.render_show(shown, cache.path, args.format, sys.stdout)
     if not shown:
         print(f'No matching entries for pattern "{args.pattern.text}"', file=sys.stderr)
@@ -227,7 +147,7 @@ def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Han
         action="store_true",
         help="also check every zip member's CRC and bodies against index-page sha256s",
     )
-    _add_format(parser, "human", "json")
+    add_format(parser, "human", "json")
     return _cmd_verify
 
 
@@ -258,14 +178,14 @@ def _add_prune(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Hand
     )
     parser.add_argument(
         "--older-than",
-        type=_typed(_age),
+        type=typed(age),
         default=None,
         metavar="AGE",
         help="remove entries not used for AGE (30d, 12h, 2w) or since a date",
     )
     parser.add_argument(
         "--max-size",
-        type=_typed(parse_size),
+        type=typed(parse_size),
         default=None,
         metavar="SIZE",
         help="remove the least recently used entries until the cache is at most SIZE "
@@ -273,13 +193,13 @@ def _add_prune(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Hand
     )
     parser.add_argument(
         "--kind",
-        type=_typed(parse_kinds),
+        type=typed(parse_kinds),
         default=None,
         metavar="K[,K]",
         help="only these kinds go for age or size (wheel, sdist, metadata, index, other)",
     )
     parser.add_argument("--dry-run", action="store_true", help="only show what would go")
-    _add_format(parser, "human", "json")
+    add_format(parser, "human", "json")
     return _cmd_prune
 
 
@@ -304,7 +224,7 @@ def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Han
     )
     parser.add_argument(
         "pattern",
-        type=_typed(parse_pattern),
+        type=typed(parse_pattern),
         help="glob on filename (with '-') or project name; NAME==VERSION; '*' for all",
     )
     parser.add_argument(
@@ -312,18 +232,18 @@ def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Han
     )
     parser.add_argument(
         "--kind",
-        type=_typed(parse_export_kinds),
+        type=typed(parse_export_kinds),
         default=None,
         metavar="K[,K]",
         help="wheel, sdist (default: both)",
     )
     parser.add_argument(
         "--source",
-        choices=_SOURCE_CHOICES,
+        choices=SOURCE_CHOICES,
         default="all",
         help="which part of the cache (default: all)",
     )
-    _add_format(parser, "human", "json")
+    add_format(parser, "human", "json")
     return _cmd_export
 
 
@@ -331,7 +251,7 @@ def _cmd_export(args: argparse.Namespace, cache: Cache) -> int:
     filt = Filter(pattern=args.pattern, kinds=args.kind)
     progress = _exporting if args.format == "human" and sys.stderr.isatty() else None
     dest = Path(args.dest).absolute()
-    result = cache.export(filt, dest, _sources(args), on_progress=progress)
+    result = cache.export(filt, dest, sources_of(args), on_progress=progress)
     render.render_export(result, cache.path, args.format, sys.stdout)
     found = result.exported or result.identical or result.conflicts or result.failed
     if not (found or result.skipped or result.fatal) and args.format == "human":
@@ -355,7 +275,7 @@ def _add_migrate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Ha
     )
     parser.add_argument("--keep-legacy", action="store_true", help="copy, and leave http/ as it is")
     parser.add_argument("--dry-run", action="store_true", help="only report what would move")
-    _add_format(parser, "human", "json")
+    add_format(parser, "human", "json")
     return _cmd_migrate
 
 
@@ -402,12 +322,12 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "cannot list.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    _add_cache_options(parser, top=True)
+    add_cache_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in _COMMANDS:
         handler = add(sub)
         command = handler.__name__.removeprefix("_cmd_")
-        _add_cache_options(sub.choices[command], top=False)
+        add_cache_options(sub.choices[command], top=False)
         sub.choices[command].set_defaults(handler=handler)
     return parser
 
