@@ -31,11 +31,11 @@ import msgpack
 import pytest
 
 import pip_cache_plus
-from pip_cache_plus import fsops, migrate, render
+from pip_cache_plus import fsops, legacy_entry, migrate, render
 from pip_cache_plus.cli import main
 from pip_cache_plus.journal import JOURNAL_NAME, STALE_TMP_AGE, Journal
+from pip_cache_plus.legacy_entry import plan_step
 from pip_cache_plus.lock import cache_lock
-from pip_cache_plus.migrate import plan_step
 from pip_cache_plus.records import CachedResponse, parse_metadata
 from pip_cache_plus.responses import BodyRef, ReadResponse
 from realpip import DOWNLOAD_REQUIREMENTS, BuiltCache, IndexServer, PipRunner
@@ -619,7 +619,7 @@ def test_disk_full_mid_body(
         dst.write(b"partial")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(migrate, "copy_range", full_disk)
+    monkeypatch.setattr(legacy_entry, "copy_range", full_disk)
     code, out, err = run(capsys, "migrate", "--cache-dir", str(cache))
     assert code == 1
     assert len(calls) == 1, "the run goes on after the disk is full"

@@ -1,8 +1,8 @@
 """``migrate``: move the legacy ``http/`` cache into ``http-v2/``, where pip >= 23.3 reads.
 
 Each legacy entry goes through three steps: read its headers (never its body), plan
-(:func:`plan_step`, pure), apply. Applying keeps the cache usable by pip at every instant,
-so a kill anywhere loses nothing:
+(:func:`.legacy_entry.plan_step`, pure), apply. Applying keeps the cache usable by pip
+at every instant, so a kill anywhere loses nothing:
 
 1. the body is streamed from its offset in the legacy file to a temp file beside
    ``<key>.body``, named as pip names its own (``<key>.body<random>.tmp``), and the
@@ -27,58 +27,34 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Literal
 
 from .batch import Batch, Staged
 from .clean import dirs_left_empty, listable_dir
-from .entries import BODY_SUFFIX, walk
+from .entries import walk
 from .errors import CacheFormatError, PipCachePlusError, UnsafePathError
-from .fsio import open_quietly, read_all
-from .fsops import copy_range, staged_file
+from .fsio import open_quietly
+from .fsops import staged_file
 from .journal import Journal, remove_stale_temps, remove_temps
-from .lock import cache_lock
-from .model import SOURCE_DIRS, RawEntry
-from .records import (
-    LEGACY_HEAD_SIZE,
-    MAX_METADATA_SIZE,
-    parse_legacy_head,
-    parse_metadata,
-    serialize_v2_metadata,
+from .legacy_entry import (
+    LEGACY_DIR,
+    V2_DIR,
+    EntryChanged,
+    Step,
+    copy_body,
+    plan_step,
+    target_paths,
+    target_state,
 )
-from .responses import BodyRef, ReadResponse, read_response
+from .lock import cache_lock
+from .model import RawEntry
+from .responses import read_response
 from .root import CacheRoot
 
-LEGACY_DIR = SOURCE_DIRS["http"]
-V2_DIR = SOURCE_DIRS["http-v2"]
-_COPY_CHUNK = 16 * 1024 * 1024
-_ADVISE = hasattr(os, "posix_fadvise")
 #: A batch is committed (fsync, rename, remove legacy) at this many entries or body bytes.
 BATCH_ENTRIES = 256
 BATCH_BYTES = 64 * 1024 * 1024
 
-Action = Literal["migrate", "drop-legacy", "skip"]
-#: ``complete``: pip would serve it; ``absent``: missing or half there (we write it);
-#: ``blocked``: something that is not a file sits at its place.
-TargetState = Literal["complete", "absent", "blocked"]
 Progress = Callable[[int, int], None]  # (bytes of http/ handled, bytes in http/)
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """What to do with one valid legacy entry."""
-
-    action: Action
-    source: Path  # the legacy file
-    meta: Path  # http-v2 metadata file
-    body_path: Path  # http-v2 ``.body`` file
-    metadata: bytes = b""
-    body: BodyRef | None = None
-    problem: str | None = None
-
-    @property
-    def size(self) -> int:
-        """Bytes this step writes to ``http-v2/``."""
-        return len(self.metadata) + (self.body.length if self.body is not None else 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,25 +82,6 @@ class Migration:
     stopped: bool = False  # a write failed: the remaining entries were not tried
 
 
-def target_paths(cache_dir: Path, legacy: Path) -> tuple[Path, Path]:
-    """The http-v2 metadata and body paths of a legacy file: same relative path."""
-    rel = legacy.relative_to(cache_dir / LEGACY_DIR)
-    meta = cache_dir.joinpath(V2_DIR, *rel.parts)
-    return meta, meta.with_name(meta.name + BODY_SUFFIX)
-
-
-def plan_step(source: Path, read: ReadResponse, state: TargetState, cache_dir: Path) -> Step:
-    """PURE: decide what happens to one readable legacy entry."""
-    meta, body_path = target_paths(cache_dir, source)
-    if state == "complete":
-        return Step("drop-legacy", source, meta, body_path)
-    if state == "blocked":
-        problem = f"{meta} or its .body is not a regular file; not overwritten"
-        return Step("skip", source, meta, body_path, problem=problem)
-    metadata = serialize_v2_metadata(read.response)
-    return Step("migrate", source, meta, body_path, metadata=metadata, body=read.body)
-
-
 def migrate(
     cache_dir: Path,
     *,
@@ -143,10 +100,6 @@ def migrate(
         return _Run(cache_dir, dry_run=True, keep_legacy=keep_legacy, progress=progress).run()
     with cache_lock(cache_dir, on_wait=on_wait):
         return _Run(cache_dir, dry_run=False, keep_legacy=keep_legacy, progress=progress).run()
-
-
-class _EntryChanged(Exception):
-    """The legacy file changed between reading its headers and copying its body."""
 
 
 class _Run:
@@ -271,7 +224,7 @@ class _Run:
         meta, body = target_paths(self.cache_dir, raw.path)
         try:
             self.root.check_dir(meta.parent)  # never read http-v2 through a link
-            state = _target_state(meta, body)
+            state = target_state(meta, body)
         except UnsafePathError as exc:
             self.result.errors.append(str(exc))
             return
@@ -313,7 +266,7 @@ class _Run:
             if exc.filename is not None and Path(exc.filename) == step.source:
                 return None  # removed since we read it: nothing left to migrate
             self._stop(step.source, directory, exc)
-        except (_EntryChanged, EOFError, CacheFormatError):
+        except (EntryChanged, EOFError, CacheFormatError):
             self._unreadable(step.source, "changed while being migrated; run migrate again")
         except UnsafePathError as exc:
             self.result.errors.append(str(exc))
@@ -330,7 +283,7 @@ class _Run:
                 mode = self._file_mode()
                 with staged_file(step.body_path, mode=mode, claims=self.journal) as (tmp, out):
                     written.append(tmp)
-                    _copy_body(src, out, step.body, self._report)
+                    copy_body(src, out, step.body, self._report)
                 with staged_file(step.meta, mode=mode, claims=self.journal) as (tmp, out):
                     written.append(tmp)
                     out.write(step.metadata)
@@ -403,54 +356,3 @@ class _Run:
         self._ready_dirs.add(where)
         if not created:  # a directory we just made holds no stale temp files
             self.result.temp_files_removed += remove_stale_temps(self.root, directory, time.time())
-
-
-def _target_state(meta: Path, body: Path) -> TargetState:
-    """Whether pip would serve the http-v2 entry at ``meta`` as it stands."""
-    modes: list[int | None] = []
-    for path in (meta, body):
-        try:
-            modes.append(os.lstat(path).st_mode)
-        except FileNotFoundError:
-            modes.append(None)
-    if any(m is not None and not stat.S_ISREG(m) for m in modes):
-        return "blocked"
-    if None in modes:
-        return "absent"
-    try:
-        parse_metadata(read_all(meta, MAX_METADATA_SIZE))
-    except (CacheFormatError, ValueError, OSError):
-        return "absent"  # pip cannot use it either: ours replaces it
-    return "complete"
-
-
-def _copy_body(
-    src: BinaryIO, out: BinaryIO, body: BodyRef | None, on_chunk: Callable[[int], None]
-) -> None:
-    """Stream the body from the open legacy file, after checking it is still the file
-    whose headers we parsed (an old pip may have rewritten it since).
-
-    In chunks, each handed to writeback at once (``POSIX_FADV_DONTNEED`` starts it on
-    Linux): the disk writes while we copy, so the fsync before the rename waits for the
-    last chunk only (1.5x faster for 200 MB here), and migrating gigabytes does not push
-    everything else out of the page cache.
-    """
-    if body is None:
-        return
-    if body.inline is not None:  # fields out of cachecontrol's order: already in memory
-        out.write(body.inline)
-        return
-    layout = parse_legacy_head(os.pread(src.fileno(), LEGACY_HEAD_SIZE, 0))
-    size = os.fstat(src.fileno()).st_size
-    if (
-        layout is None
-        or (layout.body_offset, layout.body_length) != (body.offset, body.length)
-        or layout.body_end > size
-    ):
-        raise _EntryChanged
-    for start in range(0, body.length, _COPY_CHUNK):
-        length = min(_COPY_CHUNK, body.length - start)
-        copy_range(src, out, body.offset + start, length)
-        if _ADVISE:
-            os.posix_fadvise(out.fileno(), start, length, os.POSIX_FADV_DONTNEED)
-        on_chunk(start + length)
