@@ -20,7 +20,8 @@ import pytest
 
 from pip_cache_plus.cli import main
 from pip_cache_plus.records import CachedResponse, parse_metadata, serialize_v2_metadata
-from pip_cache_plus.verify import length_problem, zip_problems
+from pip_cache_plus.verify import length_problem
+from pip_cache_plus.zipcheck import zip_problems
 from realpip import BuiltCache, cache_entry_path
 
 WHEEL = "tiny_pure-1.0-py3-none-any.whl"
