@@ -58,10 +58,10 @@ log, flag, go = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 pace, argv = float(sys.argv[4]), sys.argv[5:]
 real_unlink, real_release = root.CacheRoot.unlink, lock.FileLock.release
 
-def unlink(self, path):
+def unlink(self, path, *args, **kwargs):
     while log.exists() and not go.exists():
         time.sleep(0.01)
-    freed = real_unlink(self, path)
+    freed = real_unlink(self, path, *args, **kwargs)
     with log.open("a") as fp:
         fp.write(f"{time.time()} {path}\n")
     if go.exists():  # before the gate opens the gate is the wait: the next deletion
@@ -373,8 +373,10 @@ def test_an_entry_pip_rewrites_while_we_remove_it_stays_whole(
     new_meta, new_body = meta.read_bytes(), body.read_bytes()
     real_unlink = CacheRoot.unlink
 
-    def unlink(self: CacheRoot, path: str | Path) -> int | None:
-        freed = real_unlink(self, path)
+    def unlink(
+        self: CacheRoot, path: str | Path, expect: tuple[int, float] | None = None
+    ) -> int | None:
+        freed = real_unlink(self, path, expect)
         # What a pip does on its next miss (cachecontrol's _cache_set): metadata, then body.
         if os.fspath(path) == str(meta):
             for target, data in ((meta, new_meta), (body, new_body)):

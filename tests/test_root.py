@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pip_cache_plus.errors import UnsafePathError
-from pip_cache_plus.root import CacheRoot
+from pip_cache_plus.root import CacheRoot, Rewritten
 
 
 def _file(path: Path, data: bytes = b"x") -> Path:
@@ -32,6 +32,21 @@ def test_unlink_inside_frees_the_bytes(cache: Path, as_str: bool) -> None:
     assert CacheRoot(cache).unlink(str(target) if as_str else target) == 5
     assert not target.exists()
     assert CacheRoot(cache).unlink(target) is None  # gone already: nothing to count, no error
+
+
+def test_unlink_leaves_a_file_written_again_since_the_walk(cache: Path) -> None:
+    target = _file(cache / "http-v2" / "a" / "b" / "k", b"12345")
+    seen = target.stat()
+    os.utime(target, (seen.st_atime, seen.st_mtime + 1))  # a pip wrote it again, same size
+    with pytest.raises(Rewritten):
+        CacheRoot(cache).unlink(target, expect=(seen.st_size, seen.st_mtime))
+    _file(target, b"123456")  # and once more, now bigger
+    with pytest.raises(Rewritten):
+        CacheRoot(cache).unlink(target, expect=(5, target.stat().st_mtime))
+    assert target.read_bytes() == b"123456"
+    now = target.stat()
+    assert CacheRoot(cache).unlink(target, expect=(now.st_size, now.st_mtime)) == 6
+    assert CacheRoot(cache).unlink(target, expect=(6, now.st_mtime)) is None  # gone: no error
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,9 @@ reported as ``kept`` instead, like ``prune`` does.
 
 A pip may write an entry again while we remove it (it missed the metadata we just deleted,
 and downloaded the file anew). Each file is checked unchanged since the walk right before it
-goes; a rewritten one stays, with the rest of its entry (``changed``): deleting pip's new
-body would leave its new metadata without one.
+goes (through the directory descriptor it is deleted through: ``CacheRoot.unlink``); a
+rewritten one stays, with the rest of its entry (``changed``): deleting pip's new body
+would leave its new metadata without one.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from pathlib import Path
 
 from .entries import ORIGIN_JSON, PROBLEM_LINK, PROBLEM_UNREADABLE_DIR
 from .errors import UnsafePathError
-from .model import SOURCE_DIRS, CacheEntry, FileStat, Source
-from .root import CacheRoot
+from .model import SOURCE_DIRS, CacheEntry, Source
+from .root import CacheRoot, Rewritten
 
 
 @dataclass(slots=True)
@@ -71,11 +72,11 @@ def remove_entries(
         return result
     root = CacheRoot(cache_dir) if root is None else root
     failed: list[CacheEntry] = []
-    touched = _delete_files(root, entries, result, failed)
+    emptied = _delete_files(root, entries, result, failed)
     if result.changed or failed:
         left = {id(e) for e in (*result.changed, *failed)}
         result.entries = [e for e in result.entries if id(e) not in left]
-    result.directories = _cleanup(root, cache_dir, touched)
+    result.directories = tidy_dirs(root, cache_dir, emptied)
     return result
 
 
@@ -87,11 +88,11 @@ def _delete_files(
     touched: set[str] = set()
     for entry in entries:
         for stat in entry.raw.files:
-            if _rewritten(stat):
+            try:
+                freed = root.unlink(stat.where, expect=(stat.size, stat.mtime))
+            except Rewritten:
                 result.changed.append(entry)
                 break  # a pip wrote it again: the rest of the entry is its new one
-            try:
-                freed = root.unlink(stat.where)
             except (UnsafePathError, OSError) as exc:
                 result.errors.append(f"{stat.where}: {_why(exc)}")
                 failed.append(entry)
@@ -104,23 +105,15 @@ def _delete_files(
     return touched
 
 
-def _rewritten(stat: FileStat) -> bool:
-    """Was the file replaced or written since the walk saw it?"""
-    try:
-        st = os.lstat(stat.where)
-    except FileNotFoundError:
-        return False  # gone already: nothing to protect
-    return (st.st_size, st.st_mtime) != (stat.size, stat.mtime)
-
-
 def _why(exc: Exception) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc)
 
 
-def _cleanup(root: CacheRoot, cache_dir: Path, touched: set[str]) -> int:
-    """Drop lone ``origin.json`` files whose wheels are gone, then empty directories."""
+def tidy_dirs(root: CacheRoot, cache_dir: Path, touched: set[str]) -> int:
+    """Drop lone ``origin.json`` files whose wheels are gone from the ``touched``
+    directories, then those left empty and their parents while empty; how many went."""
     wheels = os.path.join(cache_dir, SOURCE_DIRS["wheels"], "")
     for directory in touched:
         if directory.startswith(wheels) and _only_origin_left(directory):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .errors import UnsafePathError
 
-__all__ = ["CacheRoot"]
+__all__ = ["CacheRoot", "Rewritten"]
 
 #: Checks and deletions through directory descriptors (POSIX); elsewhere (Windows) by
 #: path.
@@ -181,15 +181,22 @@ class CacheRoot:
         finally:
             os.close(fd)
 
-    def unlink(self, path: str | Path) -> int | None:
+    def unlink(self, path: str | Path, expect: tuple[int, float] | None = None) -> int | None:
         """Delete one file (or link, never its target). Returns the bytes freed, or None
-        if it was gone already (someone else removed it: nothing to count)."""
+        if it was gone already (someone else removed it: nothing to count).
+
+        ``expect``: the (size, mtime) the walk saw; a file that no longer has them is a
+        new one (a pip wrote it again since) and stays: :class:`Rewritten` is raised.
+        Checked through the same descriptor as the deletion, right before it.
+        """
         where = os.fspath(path)
         try:
             with self._parent(where) as (parent, name):
                 st = os.stat(name, dir_fd=parent, follow_symlinks=False)
                 if stat.S_ISDIR(st.st_mode):
                     raise UnsafePathError(f"refusing to delete {where}: it is a directory")
+                if expect is not None and (st.st_size, st.st_mtime) != expect:
+                    raise Rewritten(where)
                 os.unlink(name, dir_fd=parent)
         except FileNotFoundError:
             return None  # someone (pip, another cleaner) removed it, or its directory
@@ -279,6 +286,10 @@ class CacheRoot:
                 if parent.startswith(below):
                     heapq.heappush(heap, (-parent.count(os.sep), parent))
         return removed
+
+
+class Rewritten(Exception):
+    """The file is not the one the walk saw (size or mtime differ): left in place."""
 
 
 class _Missing(Exception):
