@@ -10,7 +10,8 @@ wall time (median), CPU time and peak RSS (``ru_maxrss`` of that very child, fro
   metadata file); goal <= 2.0x. "first" runs on a fresh copy with no memo (the persistent
   index of identified entries), "repeat" right after it, with the memo the first wrote.
 - ``remove <the project with most entries>`` and ``prune --older-than <1 year>``, each on
-  a fresh copy, vs the same floor.
+  a fresh copy, vs the same floor: with no memo, and "(memo)" with the memo a ``list``
+  of that copy wrote just before (untimed): a user who looked first, then cleans.
 - ``migrate`` of a legacy cache vs ``cp -r`` of its ``http/`` (throughput); goal >= 0.7x.
 - peak RSS of each (goal <= 64 MiB, flat in cache size); time per entry across sizes
   (goal: within 20% of linear).
@@ -228,6 +229,13 @@ def build_cases(
         remove_tree(memo)
         return link_copy(cache, fresh)
 
+    def listed_copy() -> Path:
+        # What a user who looked first sees: a fresh copy, and the memo its `list` wrote.
+        copied = copy()
+        argv = pcp(setup, "list", "--format", "json")(copied)
+        subprocess.run(argv, env=setup.env, stdout=subprocess.DEVNULL, check=True)
+        return copied
+
     cases = [
         Case("floor", lambda c: [py, str(HERE / "floor.py"), str(c)], original),
         Case(
@@ -239,10 +247,12 @@ def build_cases(
         Case("list", pcp(setup, "list", "--format", "json"), copy, capture=True),
         Case("list (repeat)", pcp(setup, "list", "--format", "json"), lambda: fresh),
         Case("remove", pcp(setup, "remove", biggest_project(entries)), copy),
+        Case("remove (memo)", pcp(setup, "remove", biggest_project(entries)), listed_copy),
     ]
     if setup.has["prune"]:
         cutoff = time.strftime("%Y-%m-%d", time.gmtime(DEFAULT_NOW - PRUNE_AGE))
-        cases.append(Case("prune", pcp(setup, "prune", "--older-than", cutoff), copy))
+        prune = pcp(setup, "prune", "--older-than", cutoff)
+        cases += [Case("prune", prune, copy), Case("prune (memo)", prune, listed_copy)]
     if layout == "http" and setup.has["migrate"]:
         target = scratch / "cp-target"
 
@@ -324,7 +334,9 @@ COMPARISONS = (  # (case, baseline, goal, higher_is_better)
     ("list", "floor", GOAL_LIST, False),
     ("list (repeat)", "floor", GOAL_LIST, False),
     ("remove", "floor", GOAL_LIST, False),
+    ("remove (memo)", "floor", GOAL_LIST, False),
     ("prune", "floor", GOAL_LIST, False),
+    ("prune (memo)", "floor", GOAL_LIST, False),
     ("migrate", "cp -r http/", GOAL_MIGRATE, True),
 )
 
