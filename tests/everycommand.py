@@ -46,6 +46,7 @@ class Outcome:
     err: str
     seconds: float
     memory: int  # bytes: peak RSS growth (Linux), else the tracemalloc peak
+    cpu_seconds: float = 0.0  # this process's user + system time: what other load adds not
 
 
 def _alarm(signum: int, frame: FrameType | None) -> None:
@@ -90,7 +91,7 @@ def run_command(*argv: str) -> Outcome:
     """``main(argv)`` with its output captured, its time and memory measured and bounded."""
     previous = signal.signal(signal.SIGALRM, _alarm)
     meter = _Meter()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT)
     try:
         with meter, suppressed_output() as (out, err):
@@ -100,8 +101,8 @@ def run_command(*argv: str) -> Outcome:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-    seconds = time.perf_counter() - start
-    return Outcome(argv, code, out.getvalue(), err.getvalue(), seconds, meter.peak)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    return Outcome(argv, code, out.getvalue(), err.getvalue(), seconds, meter.peak, cpu)
 
 
 def check(outcome: Outcome) -> None:

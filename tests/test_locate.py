@@ -22,7 +22,7 @@ from pathlib import Path
 import pip._internal.configuration as pip_configuration_module
 import pip._internal.utils.appdirs as pip_appdirs
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pip_cache_plus import compat, pipconfig
@@ -865,6 +865,7 @@ def test_cache_relative_path_matches_pip(key: str, legacy: bool) -> None:
 
 
 @pytest.mark.usefixtures("pip_cache_path")
+@settings(deadline=None)  # a loaded machine, not the code, makes one example slow
 @given(st.text())
 def test_cache_relative_path_property(key: str) -> None:
     assert compat.pip_cache_relative_path(key) == compat.fallback_cache_relative_path(key)

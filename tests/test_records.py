@@ -173,7 +173,7 @@ def test_header_lookup_is_case_insensitive() -> None:
     assert response.header("missing") is None
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(data=st.data())
 def test_mutated_entries_parse_or_raise_format_error(data: st.DataObject) -> None:
     original = data.draw(st.sampled_from([v2_bytes(), legacy_bytes(b"body" * 20)]))

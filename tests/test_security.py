@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import assume, example, given
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 import everycommand
@@ -184,6 +184,7 @@ def test_credentials_in_urls_are_never_printed(
 _USERINFO_CHARS = st.text(alphabet=string.ascii_letters + string.digits + "-._~%!$&'()*+,;=:")
 
 
+@settings(deadline=None)  # a loaded machine, not the code, makes one example slow
 @given(
     scheme=st.sampled_from(["https", "http", "git+https", "file", "HTTPS"]),
     user=_USERINFO_CHARS,
