@@ -72,11 +72,11 @@ def remove_entries(
         return result
     root = CacheRoot(cache_dir) if root is None else root
     failed: list[CacheEntry] = []
-    emptied = _delete_files(root, entries, result, failed)
+    touched = _delete_files(root, entries, result, failed)
     if result.changed or failed:
         left = {id(e) for e in (*result.changed, *failed)}
         result.entries = [e for e in result.entries if id(e) not in left]
-    result.directories = tidy_dirs(root, cache_dir, emptied)
+    result.directories = _cleanup(root, cache_dir, touched)
     return result
 
 
@@ -111,9 +111,8 @@ def _why(exc: Exception) -> str:
     return str(exc)
 
 
-def tidy_dirs(root: CacheRoot, cache_dir: Path, touched: set[str]) -> int:
-    """Drop lone ``origin.json`` files whose wheels are gone from the ``touched``
-    directories, then those left empty and their parents while empty; how many went."""
+def _cleanup(root: CacheRoot, cache_dir: Path, touched: set[str]) -> int:
+    """Drop lone ``origin.json`` files whose wheels are gone, then empty directories."""
     wheels = os.path.join(cache_dir, SOURCE_DIRS["wheels"], "")
     for directory in touched:
         if directory.startswith(wheels) and _only_origin_left(directory):
