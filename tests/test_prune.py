@@ -364,6 +364,24 @@ def test_an_entry_changed_after_planning_stays(v2_cache: BuiltCache) -> None:
     assert len(result.removal.entries) == len(plan.evictions) - 1
 
 
+def test_an_entry_whose_directory_became_a_file_is_an_error_not_a_traceback(
+    v2_cache: BuiltCache,
+) -> None:
+    root = v2_cache.path
+    cache = Cache(root, index_urls=[v2_cache.index_url])
+    set_times(all_paths(root), time.time() - 60 * DAY)
+    options = PruneOptions(unused_since=time.time() - DAY)
+    plan = plan_prune(cache.entries(), [], time.time(), options)
+    target = next(e.entry for e in plan.evictions if e.entry.raw.body_path is not None)
+    directory = target.raw.path.parent
+    directory.rename(directory.with_name("moved"))
+    directory.write_bytes(b"a file where the entry's directory was")
+    result = apply_prune(root, plan, dry_run=False)  # raised NotADirectoryError
+    assert [f.entry for f in result.failed] == [target]
+    assert len(result.removal.errors) == 1 and str(directory) in result.removal.errors[0]
+    assert len(result.removal.entries) == len(plan.evictions) - 1
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

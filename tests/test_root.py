@@ -47,6 +47,10 @@ def test_unlink_leaves_a_file_written_again_since_the_walk(cache: Path) -> None:
     now = target.stat()
     assert CacheRoot(cache).unlink(target, expect=(now.st_size, now.st_mtime)) == 6
     assert CacheRoot(cache).unlink(target, expect=(6, now.st_mtime)) is None  # gone: no error
+    target.mkdir()  # something else took its place: not the file the walk saw either
+    with pytest.raises(Rewritten):
+        CacheRoot(cache).unlink(target, expect=(now.st_size, now.st_mtime))
+    assert target.is_dir()
 
 
 @pytest.mark.parametrize(

@@ -76,7 +76,7 @@ def remove_entries(
     if result.changed or failed:
         left = {id(e) for e in (*result.changed, *failed)}
         result.entries = [e for e in result.entries if id(e) not in left]
-    result.directories = _cleanup(root, cache_dir, touched)
+    result.directories = _cleanup(root, cache_dir, touched, result.errors)
     return result
 
 
@@ -111,12 +111,16 @@ def _why(exc: Exception) -> str:
     return str(exc)
 
 
-def _cleanup(root: CacheRoot, cache_dir: Path, touched: set[str]) -> int:
+def _cleanup(root: CacheRoot, cache_dir: Path, touched: set[str], errors: list[str]) -> int:
     """Drop lone ``origin.json`` files whose wheels are gone, then empty directories."""
     wheels = os.path.join(cache_dir, SOURCE_DIRS["wheels"], "")
     for directory in touched:
         if directory.startswith(wheels) and _only_origin_left(directory):
-            root.unlink(os.path.join(directory, ORIGIN_JSON))
+            origin = os.path.join(directory, ORIGIN_JSON)
+            try:
+                root.unlink(origin)
+            except (UnsafePathError, OSError) as exc:
+                errors.append(f"{origin}: {_why(exc)}")
     removed = 0
     for source in SOURCE_DIRS.values():
         removed += root.prune_empty_dirs(touched, cache_dir / source)  # those below it

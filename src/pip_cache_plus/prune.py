@@ -228,6 +228,8 @@ def _changed(raw: RawEntry) -> bool:
             st = os.lstat(stat.where)
         except FileNotFoundError:
             continue  # gone already: nothing left to protect
+        except OSError:
+            return False  # its directory is unreadable or a file now: the removal says so
         if (st.st_size, st.st_mtime) != (stat.size, stat.mtime):
             return True
     return False

@@ -193,10 +193,10 @@ class CacheRoot:
         try:
             with self._parent(where) as (parent, name):
                 st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+                if expect is not None and (st.st_size, st.st_mtime) != expect:
+                    raise Rewritten(where)  # a directory in its place too: not ours
                 if stat.S_ISDIR(st.st_mode):
                     raise UnsafePathError(f"refusing to delete {where}: it is a directory")
-                if expect is not None and (st.st_size, st.st_mtime) != expect:
-                    raise Rewritten(where)
                 os.unlink(name, dir_fd=parent)
         except FileNotFoundError:
             return None  # someone (pip, another cleaner) removed it, or its directory
