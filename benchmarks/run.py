@@ -234,6 +234,7 @@ def build_cases(
         copied = copy()
         argv = pcp(setup, "list", "--format", "json")(copied)
         subprocess.run(argv, env=setup.env, stdout=subprocess.DEVNULL, check=True)
+        sync()  # the memo it wrote, like the copy, is on disk before the timing
         return copied
 
     cases = [

@@ -46,10 +46,10 @@ WANTED = ("tiny_pure==1.1", "Mixed_Case", "platpkg")
 pytestmark = pytest.mark.usefixtures("index_env")
 
 
-#: Our command, slowed down: ``pace`` seconds after each file it deletes (logged with
-#: the time; after, not before: between its last look at a file and deleting it our
-#: command takes no time, and neither must the hook), no deletion after the first until
-#: ``go`` exists, and the cache lock kept until ``flag`` exists.
+#: Our command, slowed down: ``pace`` seconds after each file it deletes once ``go``
+#: exists (logged with the time; after, not before: between its last look at a file and
+#: deleting it our command takes no time, and neither must the hook), no deletion after
+#: the first until ``go`` exists, and the cache lock kept until ``flag`` exists.
 _SLOW_CHILD = r"""
 import sys, time
 from pathlib import Path

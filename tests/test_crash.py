@@ -293,6 +293,7 @@ class Game:
     done: Callable[[Run, str], None]  # after a run that finished: the job is done
     restart: Callable[[], None]
     run_time: float  # how long a whole run takes
+    act: float = 0.02  # how long its deletions (or writes) last, about
 
     def play(self, seed: int) -> None:
         """ROUNDS runs, then one never killed; most runs must be killed, and some rerun
@@ -326,8 +327,7 @@ class Game:
         if i % 3 == 1:
             delay = rng.uniform(0, self.run_time)
             return self.zygote.run(self.argv, delay=delay), f"round {i}: at {delay:.3f}s"
-        # Within a few ms: the first deletion starts a phase that may last under 10 ms.
-        arm, delay = self.points[0].name, rng.uniform(0, 0.005)
+        arm, delay = self.points[0].name, rng.uniform(0, self.act)
         run = self.zygote.run(self.argv, arm=arm, delay=delay)
         return run, f"round {i}: {delay:.3f}s after the first {arm}"
 
@@ -369,6 +369,7 @@ def test_kill_during_remove(zygote: Zygote, template: Path, cache: Path) -> None
         done=done,
         restart=restart,
         run_time=warm.seconds,
+        act=0.005,  # its deletions take ~6 ms here (prune's ~20 ms)
     )
     game.play(seed=21)
 

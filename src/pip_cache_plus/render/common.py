@@ -48,9 +48,9 @@ def dump(data: object, out: TextIO) -> None:
 
     ``indent`` makes the json module fall back to its pure-Python encoder, which is most of
     the time of ``list --format json`` on a big cache. Here every object of scalars (an
-    entry) is one call to the C encoder, its separators carrying the indentation, and each
-    entry is written as it is encoded. An iterator is written as a list, as it yields: the
-    entries of a listing are never all in memory as JSON objects at once.
+    entry) is one call to the C encoder, its separators carrying the indentation. An
+    iterator is written as a list, as it yields: the entries of a listing are never all
+    in memory as JSON objects at once, only ~64 kB of text waiting for its write.
 
     Chunks go out joined, ~64 kB at a time: with ``PYTHONUNBUFFERED=1`` (usual in
     containers and CI) each ``write`` is a system call, two per entry otherwise.
