@@ -24,6 +24,7 @@ from pip_cache_plus.prune import (
     DEBRIS_GRACE,
     EmptyDir,
     PruneOptions,
+    PrunePlan,
     apply_prune,
     empty_dirs_now,
     plan_prune,
@@ -350,13 +351,19 @@ def test_prune_waits_for_the_lock_but_dry_run_does_not(
     assert not any(p.exists() for p in debris)
 
 
-def test_an_entry_changed_after_planning_stays(v2_cache: BuiltCache) -> None:
+def _planned_with_target(v2_cache: BuiltCache) -> tuple[Path, PrunePlan, CacheEntry]:
+    """A plan evicting every entry (all unused for 60 days), and one http-v2 entry of it."""
     root = v2_cache.path
     cache = Cache(root, index_urls=[v2_cache.index_url])
     set_times(all_paths(root), time.time() - 60 * DAY)
     options = PruneOptions(unused_since=time.time() - DAY)
     plan = plan_prune(cache.entries(), [], time.time(), options)
     target = next(e.entry for e in plan.evictions if e.entry.raw.body_path is not None)
+    return root, plan, target
+
+
+def test_an_entry_changed_after_planning_stays(v2_cache: BuiltCache) -> None:
+    root, plan, target = _planned_with_target(v2_cache)
     target.raw.path.write_bytes(target.raw.path.read_bytes())  # a pip revalidated it
     result = apply_prune(root, plan, dry_run=False)
     assert [c.entry for c in result.changed] == [target]
@@ -367,12 +374,7 @@ def test_an_entry_changed_after_planning_stays(v2_cache: BuiltCache) -> None:
 def test_an_entry_whose_directory_became_a_file_is_an_error_not_a_traceback(
     v2_cache: BuiltCache,
 ) -> None:
-    root = v2_cache.path
-    cache = Cache(root, index_urls=[v2_cache.index_url])
-    set_times(all_paths(root), time.time() - 60 * DAY)
-    options = PruneOptions(unused_since=time.time() - DAY)
-    plan = plan_prune(cache.entries(), [], time.time(), options)
-    target = next(e.entry for e in plan.evictions if e.entry.raw.body_path is not None)
+    root, plan, target = _planned_with_target(v2_cache)
     directory = target.raw.path.parent
     directory.rename(directory.with_name("moved"))
     directory.write_bytes(b"a file where the entry's directory was")
