@@ -50,10 +50,9 @@ def dump(data: object, out: TextIO) -> None:
     the time of ``list --format json`` on a big cache. Here every object of scalars (an
     entry) is one call to the C encoder, its separators carrying the indentation. An
     iterator is written as a list, as it yields: the entries of a listing are never all
-    in memory as JSON objects at once, only ~64 kB of text waiting for its write.
-
-    Chunks go out joined, ~64 kB at a time: with ``PYTHONUNBUFFERED=1`` (usual in
-    containers and CI) each ``write`` is a system call, two per entry otherwise.
+    in memory as JSON objects at once. Chunks go out joined, ~64 kB per ``write``: with
+    ``PYTHONUNBUFFERED=1`` (usual in containers and CI) each one is a system call, two per
+    entry otherwise.
     """
     pending: list[str] = []
     size = 0
