@@ -52,7 +52,8 @@ STEPS = (
 _MEMORY = """
 import sys, tracemalloc
 tracemalloc.start(1)
-from pip_cache_plus import cli, render
+from pip_cache_plus import cli
+from pip_cache_plus.cli import render
 seen = {}
 def snap(*args, **kwargs):
     seen["snap"] = tracemalloc.take_snapshot()

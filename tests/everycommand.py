@@ -24,7 +24,7 @@ from types import FrameType
 
 import pytest
 
-from pip_cache_plus.cli import main
+from pip_cache_plus.cli.app import main
 
 MiB = 1 << 20
 
@@ -170,7 +170,7 @@ def run_every_command(cache: Path, work: Path) -> list[Outcome]:
         dest = str(work / f"export-{fmt}")
         run("export", "*", "-d", dest, "--format", fmt, "--cache-dir", str(cache))
     after = snapshot(cache)
-    after.pop(".pip_cache_plus.lock", None)
+    after.pop(".pip_cache_plus.fs.lock", None)
     assert after == before, "a read-only command changed the cache"
     for index, sequence in enumerate(MUTATING):
         copy = work / f"copy-{index}"

@@ -29,10 +29,10 @@ from typing import Any
 import pytest
 
 import pip_cache_plus
-from pip_cache_plus.cli import main
-from pip_cache_plus.fsio import open_quietly
-from pip_cache_plus.lock import LOCK_NAME, TIMEOUT_ENV, cache_lock
-from pip_cache_plus.root import CacheRoot
+from pip_cache_plus.cli.app import main
+from pip_cache_plus.fs.fsio import open_quietly
+from pip_cache_plus.fs.lock import LOCK_NAME, TIMEOUT_ENV, cache_lock
+from pip_cache_plus.fs.root import CacheRoot
 from realpip import BuiltCache, IndexServer, PipRunner
 
 SRC = Path(pip_cache_plus.__file__).resolve().parent.parent
@@ -53,7 +53,8 @@ pytestmark = pytest.mark.usefixtures("index_env")
 _SLOW_CHILD = r"""
 import sys, time
 from pathlib import Path
-from pip_cache_plus import cli, lock, root
+from pip_cache_plus import cli
+from pip_cache_plus.fs import lock, root
 log, flag, go = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 pace, argv = float(sys.argv[4]), sys.argv[5:]
 real_unlink, real_release = root.CacheRoot.unlink, lock.FileLock.release

@@ -37,8 +37,8 @@ from typing import Any
 import pytest
 
 import pip_cache_plus
-from pip_cache_plus import fsops
-from pip_cache_plus.fsio import open_quietly
+from pip_cache_plus.fs import fsops
+from pip_cache_plus.fs.fsio import open_quietly
 from realpip import scrubbed_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +49,7 @@ from benchmarks.generate import INDEX_URL, Options, generate  # noqa: E402
 
 SRC = Path(pip_cache_plus.__file__).resolve().parent.parent
 ROUNDS = int(os.environ.get("PCP_CRASH_ROUNDS", "14"))
-LOCK_NAME = ".pip_cache_plus.lock"
+LOCK_NAME = ".pip_cache_plus.fs.lock"
 #: ``.<filename>.<8 hex>.tmp``: the only names export may leave besides real files.
 EXPORT_TMP = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{8}\.tmp")
 
@@ -60,9 +60,12 @@ EXPORT_TMP = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{8}\.tmp")
 #: SIGKILL: nothing of ours runs after it.
 _ZYGOTE = r"""
 import json, os, signal, sys, time
-from pip_cache_plus import cli, clean, export, fsops, identify, journal, migrate, prune, sniff
-from pip_cache_plus import simple, streams
-from pip_cache_plus import render
+from pip_cache_plus import cli
+from pip_cache_plus.actions import clean, export, journal, migrate, prune
+from pip_cache_plus.cli import render
+from pip_cache_plus.format import simple, sniff, streams
+from pip_cache_plus.fs import fsops
+from pip_cache_plus.inventory import identify
 
 def die(*_):
     os.kill(os.getpid(), signal.SIGKILL)

@@ -21,13 +21,13 @@ from typing import Any
 
 import pytest
 
-from pip_cache_plus import batch
-from pip_cache_plus.cli import main
-from pip_cache_plus.records import parse_metadata
+from pip_cache_plus.actions import batch
+from pip_cache_plus.cli.app import main
+from pip_cache_plus.format.records import parse_metadata
 from realpip import BuiltCache
 
-LOCK_NAME = ".pip_cache_plus.lock"
-JOURNAL_NAME = ".pip_cache_plus.migrate-journal"
+LOCK_NAME = ".pip_cache_plus.fs.lock"
+JOURNAL_NAME = ".pip_cache_plus.actions.migrate-journal"
 MODES = ["copy_file_range", "sendfile", "write", "fsync"]
 
 

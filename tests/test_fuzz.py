@@ -37,7 +37,7 @@ from hypothesis import strategies as st
 import everycommand
 import fuzzkit
 from fuzzkit import HttpEntry, MiB
-from pip_cache_plus import sniff, streams
+from pip_cache_plus.format import sniff, streams
 from realpip import BuiltCache, IndexServer
 
 _EXAMPLES = int(os.environ.get("PCP_FUZZ_EXAMPLES", "30"))

@@ -35,14 +35,14 @@ from typing import Any
 
 import pytest
 
-from pip_cache_plus.cli import main
-from pip_cache_plus.fsio import open_quietly
+from pip_cache_plus.cli.app import main
+from pip_cache_plus.fs.fsio import open_quietly
 from realpip import BuiltCache, cache_entry_path
 
 OLD = time.time() - 3 * 86400  # cache files: older than prune's hour of grace
 DECOY_MTIME = 1_700_000_000
 DECOY_ATIME = DECOY_MTIME - 1000  # older than the mtime: relatime bumps it on any read
-LOCK_NAME = ".pip_cache_plus.lock"
+LOCK_NAME = ".pip_cache_plus.fs.lock"
 
 
 # Every test runs as a user whose pip is configured for the loopback index.

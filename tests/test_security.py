@@ -35,8 +35,8 @@ import everycommand
 import fuzzkit
 from everycommand import Outcome
 from fuzzkit import HttpEntry
-from pip_cache_plus.cli import main
-from pip_cache_plus.urls import redact
+from pip_cache_plus.cli.app import main
+from pip_cache_plus.inventory.urls import redact
 from realpip import BuiltCache, IndexServer, scrubbed_env
 
 SRC = Path(__file__).resolve().parent.parent / "src"
@@ -290,7 +290,7 @@ def test_migrate_keeps_a_group_shared_mode(
     # made like pip's makedirs (umask), and a setgid parent passes on its group and bit.
     assert _modes(root / "http-v2") == {("dir", 0o2775, group), ("file", 0o664, group)}
     assert stat.S_IMODE((root / "http-v2").stat().st_mode) == 0o2775
-    lock = root / ".pip_cache_plus.lock"
+    lock = root / ".pip_cache_plus.fs.lock"
     if lock.exists():
         assert stat.S_IMODE(lock.stat().st_mode) & 0o060 == 0o060
 

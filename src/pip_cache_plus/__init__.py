@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from ._version import __version__
 from .errors import (
     CacheDisabledError,
     CacheFormatError,
@@ -27,16 +28,22 @@ from .errors import (
 from .model import KINDS, SOURCES, CacheEntry, FileStat, Kind, RawEntry, Source
 
 if TYPE_CHECKING:
+    from .actions.clean import Removal
+    from .actions.export import ExportResult
+    from .actions.migrate import Migration, Unreadable
+    from .actions.prune import PruneOptions, PruneResult
+    from .actions.show import Freshness, Shown
+    from .actions.verify import Problem, Verification
     from .cache import Cache, CacheInfo, SourceInfo
-    from .clean import Removal
-    from .export import ExportResult
-    from .filters import Filter, Pattern, parse_age, parse_kinds, parse_pattern, parse_size
-    from .migrate import Migration, Unreadable
-    from .prune import PruneOptions, PruneResult
-    from .show import Freshness, Shown
-    from .verify import Problem, Verification
+    from .inventory.filters import (
+        Filter,
+        Pattern,
+        parse_age,
+        parse_kinds,
+        parse_pattern,
+        parse_size,
+    )
 
-__version__ = "0.1.0"
 
 # Names load with their module, on first use, so that ``import pip_cache_plus`` (and
 # every CLI start) stays small: `info` needs none of what identifies or deletes entries.
@@ -44,22 +51,22 @@ _LAZY = {
     "Cache": "cache",
     "CacheInfo": "cache",
     "SourceInfo": "cache",
-    "Removal": "clean",
-    "Filter": "filters",
-    "Pattern": "filters",
-    "parse_age": "filters",
-    "parse_kinds": "filters",
-    "parse_pattern": "filters",
-    "parse_size": "filters",
-    "ExportResult": "export",
-    "Freshness": "show",
-    "Migration": "migrate",
-    "Problem": "verify",
-    "PruneOptions": "prune",
-    "PruneResult": "prune",
-    "Shown": "show",
-    "Unreadable": "migrate",
-    "Verification": "verify",
+    "Removal": "actions.clean",
+    "Filter": "inventory.filters",
+    "Pattern": "inventory.filters",
+    "parse_age": "inventory.filters",
+    "parse_kinds": "inventory.filters",
+    "parse_pattern": "inventory.filters",
+    "parse_size": "inventory.filters",
+    "ExportResult": "actions.export",
+    "Freshness": "actions.show",
+    "Migration": "actions.migrate",
+    "Problem": "actions.verify",
+    "PruneOptions": "actions.prune",
+    "PruneResult": "actions.prune",
+    "Shown": "actions.show",
+    "Unreadable": "actions.migrate",
+    "Verification": "actions.verify",
 }
 
 

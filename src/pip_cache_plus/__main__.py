@@ -3,7 +3,7 @@ from __future__ import annotations
 import sys
 
 try:
-    from .cli import main
+    from .cli.app import main
 
     code = main(prog="python -m pip_cache_plus")
 except KeyboardInterrupt:  # before main handles it: while importing or parsing arguments

@@ -9,16 +9,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .entries import walk
+from .inventory.entries import walk
 from .model import SOURCE_DIRS, SOURCES, CacheEntry, RawEntry, Source
 
 if TYPE_CHECKING:
     # Command modules load when their method runs: start-up stays small.
-    from .clean import Removal
-    from .export import ExportResult
-    from .filters import Filter
-    from .migrate import Migration, Progress
-    from .prune import PruneOptions, PruneResult
+    from .actions.clean import Removal
+    from .actions.export import ExportResult
+    from .actions.migrate import Migration, Progress
+    from .actions.prune import PruneOptions, PruneResult
+    from .actions.show import Shown
+    from .actions.verify import Verification
+    from .inventory.filters import Filter
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +75,8 @@ class Cache:
     ) -> Cache:
         """The cache pip would use, by pip's rules (``--cache-dir``, env, config, default);
         ``memo``: with the default memo directory (``$PIP_CACHE_PLUS_MEMO_DIR``...)."""
-        from .locate import find_cache
-        from .memo import default_dir
+        from .inventory.memo import default_dir
+        from .locate.cachedir import find_cache
 
         found = find_cache(cache_dir, no_cache_dir=no_cache_dir, environ=environ)
         memo_dir = default_dir(os.environ if environ is None else environ) if memo else None
@@ -84,7 +86,7 @@ class Cache:
     def index_urls(self) -> list[str]:
         """Index URLs whose cached pages are used to recover entry URLs."""
         if self._index_urls is None:
-            from .compat import configured_index_urls
+            from .locate.compat import configured_index_urls
 
             self._index_urls = configured_index_urls(os.environ)
         return self._index_urls
@@ -112,8 +114,8 @@ class Cache:
         are asked for: its answer is the cache's, not the listing's (pip <= 23.2 and
         pip >= 23.3 fetch the same URLs, so a page in ``http/`` names entries in
         ``http-v2/``). The other HTTP dir is walked too, then."""
-        from .identify import identify_all
-        from .memo import Memo
+        from .inventory.identify import identify_all
+        from .inventory.memo import Memo
 
         wanted = tuple(sources)
         walked = wanted
@@ -147,6 +149,32 @@ class Cache:
         """Identified entries matching ``filt``."""
         return filt.select(self.entries(sources))
 
+    def show(
+        self,
+        filt: Filter,
+        sources: Iterable[Source] = SOURCES,
+        *,
+        now: float | None = None,
+    ) -> list[Shown]:
+        """Every entry that ``filt`` matches, told in full (headers, freshness, origin)."""
+        from .actions.show import show_entries
+
+        return show_entries(self.select(filt, sources), time.time() if now is None else now)
+
+    def verify(
+        self,
+        *,
+        deep: bool = False,
+        now: float | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> Verification:
+        """Check every entry (see :mod:`.actions.verify`). Changes nothing."""
+        from .actions.verify import verify_entries
+
+        when = time.time() if now is None else now
+        entries = list(self.entries())
+        return verify_entries(entries, self.path, now=when, deep=deep, on_progress=on_progress)
+
     def remove(
         self,
         filt: Filter,
@@ -156,8 +184,8 @@ class Cache:
         on_wait: Callable[[], None] | None = None,
     ) -> Removal:
         """Remove whole matching entries, then directories left empty."""
-        from .clean import remove_entries
-        from .lock import cache_lock
+        from .actions.clean import remove_entries
+        from .fs.lock import cache_lock
 
         if dry_run:
             return self._dry_removal(tuple(sources), filt.select, purge=False)
@@ -172,8 +200,8 @@ class Cache:
         on_wait: Callable[[], None] | None = None,
     ) -> Removal:
         """Everything pip's purge removes (``legacy_only``: only ``http/``)."""
-        from .clean import purge_sources
-        from .lock import cache_lock
+        from .actions.clean import purge_sources
+        from .fs.lock import cache_lock
 
         sources: tuple[Source, ...] = ("http",) if legacy_only else SOURCES
         if dry_run:
@@ -192,7 +220,7 @@ class Cache:
         """What remove (or purge) would do, with the directories it would leave empty and
         remove: those of the files it removes, and for purge also every empty directory
         and the source dirs themselves (pip's purge leaves nothing behind either)."""
-        from .clean import dirs_left_empty, listable_dir, remove_entries
+        from .actions.clean import dirs_left_empty, listable_dir, remove_entries
 
         empty: list[str] = []
         everything = list(self.entries(sources, on_empty_dir=empty.append))
@@ -217,7 +245,7 @@ class Cache:
     ) -> PruneResult:
         """Remove debris older than an hour, entries unused since ``options.unused_since``,
         then the least recently used until the cache is at most ``options.max_size``."""
-        from .lock import cache_lock
+        from .fs.lock import cache_lock
 
         when = time.time() if now is None else now
         if dry_run:
@@ -226,7 +254,7 @@ class Cache:
             return self._prune(when, options, dry_run=False)
 
     def _prune(self, now: float, options: PruneOptions, *, dry_run: bool) -> PruneResult:
-        from .prune import prune_cache
+        from .actions.prune import prune_cache
 
         empty: list[str] = []  # filled by the walk, which prune_cache runs to its end first
         entries = self.entries(on_empty_dir=empty.append)
@@ -241,8 +269,8 @@ class Cache:
         on_progress: Callable[[int, int], None] | None = None,
     ) -> ExportResult:
         """Write the matching wheels and sdists into ``dest`` under their real filenames."""
-        from .export import export_entries
-        from .filters import EXPORT_KINDS
+        from .actions.export import export_entries
+        from .inventory.filters import EXPORT_KINDS
 
         # Invalid entries come along so that links among them can be reported.
         kinds = EXPORT_KINDS if filt.kinds is None else filt.kinds
@@ -258,8 +286,8 @@ class Cache:
         progress: Progress | None = None,
     ) -> Migration:
         """Move the legacy ``http/`` entries into ``http-v2/``, where pip >= 23.3 reads;
-        takes the lock unless ``dry_run`` (see :mod:`pip_cache_plus.migrate`)."""
-        from .migrate import migrate
+        takes the lock unless ``dry_run`` (see :mod:`pip_cache_plus.actions.migrate`)."""
+        from .actions.migrate import migrate
 
         return migrate(
             self.path,

@@ -1,0 +1,372 @@
+"""Command line: one ``_add_<cmd>``/``_cmd_<cmd>`` pair per command; errors handled once.
+
+Exit codes: 0 success; 1 an error (message on stderr); 2 bad usage; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+from .._version import __version__
+from ..cache import Cache
+from ..errors import PipCachePlusError, UsageError
+from ..inventory.filters import Filter, parse_export_kinds, parse_kinds, parse_pattern, parse_size
+from ..locate.cachedir import check_cache_dir
+from . import render
+from .console import printable_paths, silence_stdout
+from .options import (
+    SOURCE_CHOICES,
+    add_cache_options,
+    add_filters,
+    add_format,
+    age,
+    filter_of,
+    sources_of,
+    typed,
+)
+
+if TYPE_CHECKING:
+    from ..actions.clean import Removal
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+Handler = Callable[[argparse.Namespace, Cache], int]
+
+
+def _waiting() -> None:
+    print("Waiting for another pip_cache_plus command to finish...", file=sys.stderr)
+
+
+def _add_dir(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
+    sub.add_parser("dir", help="show the cache directory")
+    return _cmd_dir
+
+
+def _cmd_dir(args: argparse.Namespace, cache: Cache) -> int:
+    print(cache.path)
+    return EXIT_OK
+
+
+def _add_info(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
+    parser = sub.add_parser("info", help="where the cache is, and how big each part is")
+    add_format(parser, "human", "json")
+    return _cmd_info
+
+
+def _cmd_info(args: argparse.Namespace, cache: Cache) -> int:
+    render.render_info(cache.info(), args.format, sys.stdout)
+    return EXIT_OK
+
+
+def _add_list(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
+    parser = sub.add_parser("list", help="list entries: downloaded files, pages, built wheels")
+    add_filters(parser, pattern="?")
+    add_format(parser, "human", "abspath", "json")
+    return _cmd_list
+
+
+def _cmd_list(args: argparse.Namespace, cache: Cache) -> int:
+    entries = cache.select(filter_of(args), sources_of(args))
+    render.render_list(entries, cache.path, args.format, sys.stdout)
+    return EXIT_OK
+
+
+def _add_remove(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
+    parser = sub.add_parser("remove", help="remove matching entries (all their files)")
+    add_filters(parser, pattern=None)
+    parser.add_argument("--dry-run", action="store_true", help="only show what would go")
+    add_format(parser, "human", "json")
+    return _cmd_remove
+
+
+def _cmd_remove(args: argparse.Namespace, cache: Cache) -> int:
+    result = cache.remove(filter_of(args), sources_of(args), dry_run=args.dry_run, on_wait=_waiting)
+    if not (result.entries or result.kept) and args.format == "human":
+        print(f'No matching entries for pattern "{args.pattern.text}"', file=sys.stderr)
+    return _finish_removal(result, args, cache)
+
+
+def _finish_removal(result: Removal, args: argparse.Namespace, cache: Cache) -> int:
+    render.render_removal(result, cache.path, args.format, sys.stdout)
+    for error in result.errors:
+        print(f"error: could not remove {error}", file=sys.stderr)
+    return EXIT_ERROR if result.errors else EXIT_OK
+
+
+def _add_purge(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
+    parser = sub.add_parser("purge", help="remove everything pip cached (like pip cache purge)")
+    parser.add_argument(
+        "--legacy",
+        action="store_true",
+        help="remove only the legacy http/ cache, which pip >= 23.3 never reads",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="only show what would go")
+    add_format(parser, "human", "json")
+    return _cmd_purge
+
+
+def _cmd_purge(args: argparse.Namespace, cache: Cache) -> int:
+    result = cache.purge(legacy_only=args.legacy, dry_run=args.dry_run, on_wait=_waiting)
+    return _finish_removal(result, args, cache)
+
+
+def _add_show(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
+    parser = sub.add_parser(
+        "show",
+        help="all about matching entries: URL, files, freshness, which pips read them",
+        epilog="Exit status: 0 if an entry matched, 1 if none did.",
+    )
+    add_filters(parser, pattern=None)
+    add_format(parser, "human", "json")
+    return _cmd_show
+
+
+def _cmd_show(args: argparse.Namespace, cache: Cache) -> int:
+    shown = cache.show(filter_of(args), sources_of(args))
+    render.render_show(shown, cache.path, args.format, sys.stdout)
+    if not shown:
+        print(f'No matching entries for pattern "{args.pattern.text}"', file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
+    parser = sub.add_parser(
+        "verify",
+        help="check every entry is whole: parses, body length, zip directory",
+        epilog="Exit status: 0 when all is well, 1 when any entry has a problem.",
+    )
+    parser.add_argument(
+        "--deep",
+        action="store_true",
+        help="also check every zip member's CRC and bodies against index-page sha256s",
+    )
+    add_format(parser, "human", "json")
+    return _cmd_verify
+
+
+def _cmd_verify(args: argparse.Namespace, cache: Cache) -> int:
+    tty = args.format == "human" and sys.stderr.isatty()
+    progress = _verify_progress if tty else None
+    result = cache.verify(deep=args.deep, on_progress=progress)
+    render.render_verify(result, args.format, sys.stdout)
+    return EXIT_OK if result.ok else EXIT_ERROR
+
+
+def _verify_progress(done: int, total: int) -> None:
+    """``Verifying 12/340`` on one line of a terminal's stderr, at each new percent."""
+    if done == total or done * 100 // total != (done - 1) * 100 // total:
+        end = "\r\033[K" if done == total else ""
+        print(f"\rVerifying {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+
+def _add_prune(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
+    parser = sub.add_parser(
+        "prune",
+        help="remove debris, entries unused for AGE, the least recently used beyond SIZE",
+        epilog="Debris (half entries, *.tmp files, foreign files, empty directories) is "
+        "removed once nothing has touched it for an hour. Symbolic links are left alone. "
+        "Exit status: 0, or 1 if something could not be removed.",
+    )
+    parser.add_argument(
+        "--older-than",
+        type=typed(age),
+        default=None,
+        metavar="AGE",
+        help="remove entries not used for AGE (30d, 12h, 2w) or since a date",
+    )
+    parser.add_argument(
+        "--max-size",
+        type=typed(parse_size),
+        default=None,
+        metavar="SIZE",
+        help="remove the least recently used entries until the cache is at most SIZE "
+        "(500MB, 2GiB); built wheels go after HTTP entries of the same age",
+    )
+    parser.add_argument(
+        "--kind",
+        type=typed(parse_kinds),
+        default=None,
+        metavar="K[,K]",
+        help="only these kinds go for age or size (wheel, sdist, metadata, index, other)",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="only show what would go")
+    add_format(parser, "human", "json")
+    return _cmd_prune
+
+
+def _cmd_prune(args: argparse.Namespace, cache: Cache) -> int:
+    from ..actions.prune import PruneOptions
+
+    options = PruneOptions(unused_since=args.older_than, max_size=args.max_size, kinds=args.kind)
+    result = cache.prune(options, dry_run=args.dry_run, on_wait=_waiting)
+    render.render_prune(result, cache.path, args.format, sys.stdout)
+    for error in result.removal.errors:
+        print(f"error: could not remove {error}", file=sys.stderr)
+    return EXIT_ERROR if result.removal.errors else EXIT_OK
+
+
+def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
+    parser = sub.add_parser(
+        "export",
+        help="copy cached wheels and sdists into DIR, for pip install --no-index --find-links",
+        epilog="Files keep their real names and bytes; an existing different file is never "
+        "replaced. Exit status: 0, or 1 if a file was in the way, had no good copy, or DIR "
+        "filled up.",
+    )
+    parser.add_argument(
+        "pattern",
+        type=typed(parse_pattern),
+        help="glob on filename (with '-') or project name; NAME==VERSION; '*' for all",
+    )
+    parser.add_argument(
+        "-d", "--dest", required=True, metavar="DIR", help="where to write (created if missing)"
+    )
+    parser.add_argument(
+        "--kind",
+        type=typed(parse_export_kinds),
+        default=None,
+        metavar="K[,K]",
+        help="wheel, sdist (default: both)",
+    )
+    parser.add_argument(
+        "--source",
+        choices=SOURCE_CHOICES,
+        default="all",
+        help="which part of the cache (default: all)",
+    )
+    add_format(parser, "human", "json")
+    return _cmd_export
+
+
+def _cmd_export(args: argparse.Namespace, cache: Cache) -> int:
+    filt = Filter(pattern=args.pattern, kinds=args.kind)
+    progress = _exporting if args.format == "human" and sys.stderr.isatty() else None
+    dest = Path(args.dest).absolute()
+    result = cache.export(filt, dest, sources_of(args), on_progress=progress)
+    render.render_export(result, cache.path, args.format, sys.stdout)
+    found = result.exported or result.identical or result.conflicts or result.failed
+    if not (found or result.skipped or result.fatal) and args.format == "human":
+        print(f'No matching files for pattern "{args.pattern.text}"', file=sys.stderr)
+    if result.fatal is not None:
+        print(f"error: {result.fatal}", file=sys.stderr)
+    return EXIT_OK if result.ok else EXIT_ERROR
+
+
+def _exporting(done: int, total: int) -> None:
+    """``Exporting 12/340`` on one line of a terminal's stderr, cleared at the end."""
+    end = "\r\033[K" if done == total else ""
+    print(f"\rExporting {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+
+def _add_migrate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
+    parser = sub.add_parser(
+        "migrate",
+        help="move the legacy http/ cache into http-v2/, where pip >= 23.3 reads",
+        epilog="Exit status: 0 on success, 1 if a write or a removal failed.",
+    )
+    parser.add_argument("--keep-legacy", action="store_true", help="copy, and leave http/ as it is")
+    parser.add_argument("--dry-run", action="store_true", help="only report what would move")
+    add_format(parser, "human", "json")
+    return _cmd_migrate
+
+
+def _cmd_migrate(args: argparse.Namespace, cache: Cache) -> int:
+    bar = args.format == "human"
+    with render.progress_bar("Migrating", sys.stderr if bar else None) as progress:
+        result = cache.migrate(
+            dry_run=args.dry_run,
+            keep_legacy=args.keep_legacy,
+            on_wait=_waiting,
+            progress=progress,
+        )
+    render.render_migration(result, cache.path, args.format, sys.stdout)
+    for error in result.errors:
+        print(f"error: {error}", file=sys.stderr)
+    return EXIT_ERROR if result.errors else EXIT_OK
+
+
+_COMMANDS = (
+    _add_dir,
+    _add_info,
+    _add_list,
+    _add_show,
+    _add_remove,
+    _add_purge,
+    _add_migrate,
+    _add_prune,
+    _add_export,
+    _add_verify,
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (scripts read stderr), still exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = _Parser(
+        prog=prog,
+        description="Inspect and clean pip's cache, including the HTTP cache 'pip cache' "
+        "cannot list.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    add_cache_options(parser, top=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in _COMMANDS:
+        handler = add(sub)
+        command = handler.__name__.removeprefix("_cmd_")
+        add_cache_options(sub.choices[command], top=False)
+        sub.choices[command].set_defaults(handler=handler)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    with _no_cycle_collection(), printable_paths():
+        return _run(parser, args)
+
+
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Turn Python's cycle collector off for the command (and back on after: tests and
+    callers run ``main`` in their own process). A command holds an object or four per
+    entry, and the collector walks every one again each time their number grows by a
+    quarter, ~10% of a 20k-entry listing's CPU, to free nothing: the entries form no
+    cycles, and reference counting frees what they drop."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    try:
+        cache = Cache.locate(args.cache_dir, no_cache_dir=args.no_cache_dir, memo=True)
+        if args.command != "dir":  # which only says where it is, as pip's does
+            check_cache_dir(cache.path)
+        handler: Handler = args.handler
+        return handler(args, cache)
+    except UsageError as exc:
+        parser.error(str(exc))
+    except PipCachePlusError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        silence_stdout()
+        return EXIT_ERROR

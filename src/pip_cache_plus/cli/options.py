@@ -1,0 +1,96 @@
+"""Options several commands share: where the cache is, which entries, the output format.
+
+A bad value (pattern, age, size, kind) is argparse's error: exit 2 with one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from ..errors import UsageError
+from ..inventory.filters import Filter, Pattern, parse_age, parse_kinds, parse_pattern
+from ..model import SOURCES, Source
+
+T = TypeVar("T")
+SOURCE_CHOICES = ("all", *SOURCES)
+
+
+def typed(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """Turn our UsageError into argparse's error, so bad values exit 2 with one line."""
+
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except UsageError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = parse.__name__.removeprefix("parse_")
+    return convert
+
+
+def age(text: str) -> float:
+    return parse_age(text, time.time())
+
+
+def add_cache_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    # Accepted before or after the command; the subcommand's copy must not reset the
+    # value given before it, hence SUPPRESS there.
+    default = None if top else argparse.SUPPRESS
+    parser.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        default=default,
+        help="the cache directory (default: where pip would look)",
+    )
+    parser.add_argument(
+        "--no-cache-dir",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="behave like pip with the cache disabled",
+    )
+
+
+def add_filters(parser: argparse.ArgumentParser, *, pattern: str | None) -> None:
+    parser.add_argument(
+        "pattern",
+        nargs=pattern,
+        default="*",
+        type=typed(parse_pattern),
+        help="glob on filename (with '-') or project name; NAME==VERSION",
+    )
+    parser.add_argument(
+        "--source",
+        choices=SOURCE_CHOICES,
+        default="all",
+        help="which part of the cache (default: all)",
+    )
+    parser.add_argument(
+        "--kind",
+        type=typed(parse_kinds),
+        default=None,
+        metavar="K[,K]",
+        help="wheel, sdist, metadata, index, other, invalid",
+    )
+    parser.add_argument(
+        "--older-than",
+        type=typed(age),
+        default=None,
+        metavar="AGE",
+        help="only entries not used for AGE (30d, 12h, 2w) or since a date",
+    )
+
+
+def add_format(parser: argparse.ArgumentParser, *choices: str) -> None:
+    parser.add_argument("--format", choices=choices, default="human")
+
+
+def filter_of(args: argparse.Namespace) -> Filter:
+    pattern = args.pattern if isinstance(args.pattern, Pattern) else parse_pattern(args.pattern)
+    return Filter(pattern=pattern, kinds=args.kind, unused_since=args.older_than)
+
+
+def sources_of(args: argparse.Namespace) -> tuple[Source, ...]:
+    return SOURCES if args.source == "all" else (args.source,)

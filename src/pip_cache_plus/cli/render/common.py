@@ -1,0 +1,205 @@
+"""Pieces every renderer shares: sizes, times, the ENTRY JSON shape, progress bars."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, TextIO, TypedDict
+
+from ...model import Source
+
+if TYPE_CHECKING:
+    from ...model import CacheEntry
+
+SCHEMA_VERSION = 1
+Format = Literal["human", "json", "abspath"]
+
+
+def format_size(size: float) -> str:
+    """pip's ``format_size``, with GB added for today's caches."""
+    if size > 1000 * 1000 * 1000:
+        return f"{size / 1000.0 / 1000 / 1000:.1f} GB"
+    if size > 1000 * 1000:
+        return f"{size / 1000.0 / 1000:.1f} MB"
+    if size > 10 * 1000:
+        return f"{int(size / 1000)} kB"
+    if size > 1000:
+        return f"{size / 1000.0:.1f} kB"
+    return f"{int(size)} bytes"
+
+
+def iso(timestamp: float) -> str:
+    """ISO 8601 in UTC with a ``Z``: ``2026-11-22T03:04:05Z``."""
+    when = datetime.fromtimestamp(timestamp, timezone.utc)
+    return when.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+_INDENT = "  "
+_WRITE_SIZE = 64 * 1024  # characters per write of dump()
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def dump(data: object, out: TextIO) -> None:
+    """Write ``data`` as ``json.dump(data, out, indent=2)`` does, byte for byte, but fast.
+
+    ``indent`` makes the json module fall back to its pure-Python encoder, which is most of
+    the time of ``list --format json`` on a big cache. Here every object of scalars (an
+    entry) is one call to the C encoder, its separators carrying the indentation. An
+    iterator is written as a list, as it yields: the entries of a listing are never all
+    in memory as JSON objects at once. Chunks go out joined, ~64 kB per ``write``: with
+    ``PYTHONUNBUFFERED=1`` (usual in containers and CI) each one is a system call, two per
+    entry otherwise.
+    """
+    pending: list[str] = []
+    size = 0
+    for chunk in _encode(data, ""):
+        pending.append(chunk)
+        size += len(chunk)
+        if size >= _WRITE_SIZE:
+            out.write("".join(pending))
+            pending.clear()
+            size = 0
+    pending.append("\n")
+    out.write("".join(pending))
+
+
+def _flat(value: dict[object, object], indent: str) -> str:
+    """An object of scalars: one C-encoder call, the separators carrying the indentation."""
+    inner = indent + _INDENT
+    flat = _flat_encoder(inner)(value)
+    return f"{{\n{inner}{flat[1:-1]}\n{indent}}}"
+
+
+@functools.cache
+def _flat_encoder(inner: str) -> Callable[[object], str]:
+    # One encoder per depth: json.dumps with separators builds a new one on every call.
+    return json.JSONEncoder(separators=(",\n" + inner, ": ")).encode
+
+
+def _encode(value: object, indent: str) -> Iterator[str]:
+    inner = indent + _INDENT
+    if isinstance(value, dict) and value:
+        if all(isinstance(v, _SCALARS) for v in value.values()):
+            yield _flat(value, indent)
+            return
+        yield "{"
+        for i, (key, item) in enumerate(value.items()):
+            yield f"{',' if i else ''}\n{inner}{json.dumps(key)}: "
+            yield from _encode(item, inner)
+        yield f"\n{indent}}}"
+    elif isinstance(value, (list, tuple, Iterator)):
+        opened = False
+        for item in value:
+            yield f",\n{inner}" if opened else f"[\n{inner}"
+            opened = True
+            if type(item) is dict and item and all(isinstance(v, _SCALARS) for v in item.values()):
+                yield _flat(item, inner)  # an entry: no generator per item
+            else:
+                yield from _encode(item, inner)
+        yield f"\n{indent}]" if opened else "[]"
+    else:
+        yield json.dumps(value)
+
+
+class EntryJSON(TypedDict):
+    source: Source
+    kind: str
+    project: str | None
+    version: str | None
+    filename: str | None
+    url: str | None
+    key: str | None
+    path: str
+    body_path: str | None
+    size: int
+    stored: str
+    last_used: str
+    problem: str | None
+
+
+def entry_json(entry: CacheEntry) -> EntryJSON:
+    raw = entry.raw
+    return {
+        "source": raw.source,
+        "kind": entry.kind,
+        "project": entry.project,
+        "version": entry.version,
+        "filename": entry.filename,
+        "url": entry.url,
+        "key": raw.key,
+        "path": raw.where,
+        "body_path": raw.body_where,
+        "size": raw.size,
+        "stored": iso(entry.stored_time),
+        "last_used": iso(raw.last_used),
+        "problem": entry.problem,
+    }
+
+
+def sort_key(entry: CacheEntry) -> tuple[str, str, str, str]:
+    return (entry.project or "~", entry.filename or "~", entry.source, entry.raw.where)
+
+
+def describe(entry: CacheEntry, cache_dir: Path) -> str:
+    """One human line: `` - tiny_pure-1.0-py3-none-any.whl (1.2 kB, wheel, http-v2)``."""
+    size = format_size(entry.raw.size)
+    if entry.kind == "invalid":
+        where = relative(entry.raw.path, cache_dir)
+        return f" - {where} ({size}, invalid, {entry.source}): {entry.problem}"
+    name = entry.filename
+    if name is None:
+        version = f" {entry.version}" if entry.version else ""
+        subject = entry.project or entry.raw.key or entry.raw.path.name
+        name = f"{subject}{version} [{'index page' if entry.kind == 'index' else entry.kind}]"
+    return f" - {name} ({size}, {entry.kind}, {entry.source})"
+
+
+def relative(path: Path, cache_dir: Path) -> str:
+    try:
+        return str(path.relative_to(cache_dir))
+    except ValueError:
+        return str(path)
+
+
+@contextlib.contextmanager
+def progress_bar(
+    description: str, stream: TextIO | None
+) -> Iterator[Callable[[int, int], None] | None]:
+    """A bytes progress bar on ``stream`` when it is a terminal and rich is installed;
+    ``None`` otherwise. It appears at the first update (after any wait for the lock) and
+    is erased at the end, so only the summary stays."""
+    if stream is None or not stream.isatty():
+        yield None
+        return
+    try:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TaskID,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+    except ImportError:
+        yield None
+        return
+    columns = (TextColumn(description), BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    bar = Progress(*columns, console=Console(file=stream), transient=True)
+    task: list[TaskID] = []
+
+    def update(done: int, total: int) -> None:
+        if not task:
+            bar.start()
+            task.append(bar.add_task(description, total=total))
+        bar.update(task[0], completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if task:
+            bar.stop()

@@ -1,0 +1,310 @@
+"""What each entry holds: kind, project, version, filename and, where it can be found, URL.
+
+Nothing on disk names an HTTP entry's URL; the key is ``sha224(url)``. Cached index pages
+list file URLs, from which :mod:`.recover` finds most entries' URLs, and the filename in
+the URL then says what the entry is without opening its body. Entries left over are
+identified by sniffing their (decoded) bodies; PyPI's ``x-pypi-file-*`` headers are only
+a last hint.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+
+from packaging.utils import canonicalize_name
+
+from ..errors import CacheFormatError, unreadable
+from ..format import sniff, streams
+from ..fs.fsio import read_all
+from ..model import CacheEntry, RawEntry, invalid
+from .memo import Memo, remembered, urls_digest
+from .names import classify
+from .recover import Candidates, IndexUrls, Recovered, recover
+from .responses import (
+    BodyRef,
+    ReadResponse,
+    body_length_problem,
+    open_body,
+    parse_http_date,
+    read_response,
+)
+from .urls import redact, url_filename
+
+_MAX_ORIGIN_JSON = 1024 * 1024
+#: An encoded body is decoded to a temporary file for sniffing only up to this size.
+MAX_SPOOL = 256 * 1024 * 1024
+_PAGE_MEDIA = ("html", "json")
+_HINT_KINDS: dict[str, sniff.Kind] = {"bdist_wheel": "wheel", "sdist": "sdist"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Head:
+    """What identifying an HTTP entry needs from its response, and no more: every entry
+    is held until the pages are read, and a whole header list costs ~3 kB each."""
+
+    status: int
+    content_type: str | None
+    content_encoding: str | None
+    stored: float | None  # the Date header
+    hints: tuple[str, str, str | None] | None  # x-pypi-file-package-type, -project, -version
+    body: BodyRef
+    problem: str | None  # the body does not fit its Content-Length: pip cannot use it
+
+    @classmethod
+    def of(cls, read: ReadResponse) -> _Head:
+        # One pass over the headers, not one per header asked for; the first of a name
+        # wins, as in CachedResponse.header.
+        get = {name.lower(): value for name, value in reversed(read.response.headers)}.get
+        package_type, project = get("x-pypi-file-package-type"), get("x-pypi-file-project")
+        hints = None
+        if package_type is not None and project is not None:
+            hints = (sys.intern(package_type), sys.intern(project), get("x-pypi-file-version"))
+        status = read.response.status
+        return cls(
+            status,
+            _shared(get("content-type")),
+            _shared(get("content-encoding")),
+            parse_http_date(get("date")),
+            hints,
+            read.body,
+            body_length_problem(status, get("content-length"), read.body.length),
+        )
+
+    @property
+    def is_page(self) -> bool:
+        ctype = (self.content_type or "").lower()
+        return self.status == 200 and any(m in ctype for m in _PAGE_MEDIA)
+
+
+def _shared(value: str | None) -> str | None:
+    """One string object for values many entries repeat (every head is held until the
+    pages are read: tens of thousands of copies of a few content types add up)."""
+    return sys.intern(value) if isinstance(value, str) else value
+
+
+def identify_all(
+    raws: Iterable[RawEntry], index_urls: IndexUrls, memo: Memo | None = None
+) -> Iterator[CacheEntry]:
+    """Identify every entry; yields them in the order given.
+
+    ``index_urls`` (or a function that gives them: reading pip's configuration is slow)
+    are where pages may come from besides PyPI; asked for only when a page is not PyPI's.
+    With a ``memo``, unchanged entries are not read again; the answers are the same as
+    without one (a change of ``index_urls`` is noticed when a remembered answer needed
+    them), and the memo is updated once every entry has been yielded.
+    """
+    pending: list[tuple[RawEntry, _Head | CacheEntry]] = []
+    # The answers that come from the memo, by id (held here, so no id is reused).
+    known: dict[int, CacheEntry] = {}
+    keys: set[str] = set()
+    for raw in raws:
+        hit = memo.lookup(raw) if memo is not None else None
+        first = _first_pass(raw) if hit is None else hit
+        if hit is not None:
+            known[id(hit)] = hit
+        pending.append((raw, first))
+        if raw.key is not None and (isinstance(first, _Head) or id(first) in known):
+            keys.add(raw.key)
+    candidates = Candidates(index_urls)
+    answers = _answers(pending, known, keys, candidates, memo)
+    del pending  # _answers lets go of each head once answered
+    if memo is None:
+        yield from answers
+        return
+    done = []
+    for entry in answers:
+        done.append(entry)
+        yield entry
+    keep = [e for e in done if remembered(e)]
+    used = candidates.used()  # the configured index URLs, if answers were checked against them
+    if memo.size() != len(keep) or any(id(e) not in known for e in keep) or used != memo.index_urls:
+        memo.save(keep, used)  # something is new, changed or gone
+
+
+def _answers(
+    pending: list[tuple[RawEntry, _Head | CacheEntry]],
+    known: dict[int, CacheEntry],
+    keys: set[str],
+    candidates: Candidates,
+    memo: Memo | None,
+) -> Iterator[CacheEntry]:
+    if not _needs_pages(pending, memo, candidates):
+        yield from (first for _, first in pending if isinstance(first, CacheEntry))
+        return
+    # A new or changed entry, a page gone or another index configured: the URLs pages
+    # give may change any answer, so every page is read again and remembered answers are
+    # checked against them.
+    pending = [(raw, _reread_page(raw, first, known)) for raw, first in pending]
+    pages = [(r.key, f) for r, f in pending if isinstance(f, _Head) and f.is_page and r.key]
+    recovered = recover(pages, candidates, keys)
+    del pages
+    pending.reverse()  # popped from the end, so each head is freed once answered
+    while pending:
+        raw, first = pending.pop()
+        if isinstance(first, _Head):
+            yield _identify_http(raw, first, recovered)
+        elif id(first) in known and first.kind != "invalid":
+            yield _recheck(raw, first, recovered)
+        else:
+            yield first
+
+
+def _needs_pages(
+    pending: list[tuple[RawEntry, _Head | CacheEntry]], memo: Memo | None, candidates: Candidates
+) -> bool:
+    pages_now = set()
+    for raw, first in pending:
+        if isinstance(first, _Head):
+            return True  # not remembered: read now
+        if first.kind == "index":
+            pages_now.add(raw.where)
+    if memo is None or not memo.pages() <= pages_now:
+        return True
+    # Answers that needed the configured index URLs hold only while those are the same.
+    return memo.index_urls is not None and urls_digest(candidates.configured()) != memo.index_urls
+
+
+def _reread_page(
+    raw: RawEntry, first: _Head | CacheEntry, known: dict[int, CacheEntry]
+) -> _Head | CacheEntry:
+    if isinstance(first, CacheEntry) and id(first) in known and first.kind == "index":
+        return _first_pass(raw)
+    return first
+
+
+def _recheck(raw: RawEntry, known: CacheEntry, recovered: Recovered) -> CacheEntry:
+    """A remembered answer, as :func:`_identify_http` would give it with these pages."""
+    assert raw.key is not None
+    url = recovered.urls.get(raw.key)
+    if url is None:
+        if known.url is None:
+            return known  # named by its content then, and still
+        return _identify_again(raw)  # its page is gone: by content, as a fresh run would
+    named = classify(url_filename(url))
+    if named is None:
+        return replace(known, url=redact(url))  # the URL names nothing: content, as before
+    sha256 = recovered.hashes.get(raw.key)
+    return CacheEntry(
+        raw, named.kind, named.project, named.version, named.filename, redact(url),
+        known.stored, sha256=sha256,
+    )  # fmt: skip
+
+
+def _identify_again(raw: RawEntry) -> CacheEntry:
+    first = _first_pass(raw)
+    if isinstance(first, CacheEntry):
+        return first
+    return _identify_http(raw, first, Recovered({}, {}, {}))
+
+
+def _first_pass(raw: RawEntry) -> _Head | CacheEntry:
+    if raw.problem is not None:
+        return invalid(raw, raw.problem)
+    if raw.source == "wheels":
+        return identify_built_wheel(raw)
+    try:
+        return _Head.of(read_response(raw))
+    except CacheFormatError as exc:
+        return invalid(raw, str(exc))
+    except OSError as exc:
+        return invalid(raw, unreadable(exc))
+
+
+def _identify_http(raw: RawEntry, head: _Head, recovered: Recovered) -> CacheEntry:
+    entry = _name_http(raw, head, recovered)
+    if head.problem is not None:  # still named (remove by name finds it; prune clears it)
+        return replace(entry, kind="invalid", problem=head.problem, sha256=None)
+    return entry
+
+
+def _name_http(raw: RawEntry, head: _Head, recovered: Recovered) -> CacheEntry:
+    assert raw.key is not None
+    url = recovered.urls.get(raw.key)
+    shown_url = redact(url) if url is not None else None
+    page = recovered.pages.get(raw.key)
+    if page is not None:
+        return CacheEntry(raw, "index", page.project, None, None, shown_url, head.stored)
+    if url is not None and (named := classify(url_filename(url))) is not None:
+        sha256 = recovered.hashes.get(raw.key)  # checked by export and verify --deep
+        return CacheEntry(
+            raw,
+            named.kind,
+            named.project,
+            named.version,
+            named.filename,
+            shown_url,
+            head.stored,
+            sha256=sha256,
+        )
+    found = _sniff(head)
+    if found.kind == "other" and (hinted := _hinted(head)) is not None:
+        found = hinted
+    return CacheEntry(
+        raw, found.kind, found.project, found.version, found.filename, shown_url, head.stored
+    )
+
+
+def _sniff(head: _Head) -> sniff.Sniffed:
+    if head.status != 200:
+        return sniff.Sniffed("other", None, None, None)
+    ctype, encoding = head.content_type, head.content_encoding
+    try:
+        with open_body(head.body) as fp:
+            if encoding is None or encoding.strip().lower() in ("", "identity"):
+                return sniff.sniff_body(fp, content_type=ctype)
+            # A decoded stream cannot seek and zip sniffing must: spool it, bounded.
+            with (
+                streams.open_decoded(fp, encoding) as decoded,
+                streams.spool(decoded, limit=_spool_limit(head.body)) as body,
+            ):
+                return sniff.sniff_body(body, content_type=ctype)
+    except (CacheFormatError, OSError):
+        return sniff.Sniffed("other", None, None, None)
+
+
+def _spool_limit(body: BodyRef) -> int:
+    # Bounded by the body's size too: a few bytes of nested gzip must not cost a
+    # 256 MiB temporary file each time the cache is listed.
+    return min(MAX_SPOOL, streams.decode_limit(body.length))
+
+
+def _hinted(head: _Head) -> sniff.Sniffed | None:
+    """PyPI's own headers; other indexes do not send them, so they are a last resort."""
+    if head.hints is None:
+        return None
+    package_type, project, version = head.hints
+    kind = _HINT_KINDS.get(package_type)
+    if kind is None:
+        return None
+    return sniff.Sniffed(kind, canonicalize_name(project), version, None)
+
+
+def identify_built_wheel(raw: RawEntry) -> CacheEntry:
+    """A wheel pip built: its filename says it all; origin.json names the sdist URL."""
+    named = classify(raw.path.name)
+    if named is None or named.kind != "wheel":
+        return invalid(raw, "wheel with an invalid filename")
+    url = _origin_url(raw)
+    return CacheEntry(
+        raw,
+        "wheel",
+        named.project,
+        named.version,
+        named.filename,
+        redact(url) if url is not None else None,
+        None,
+    )
+
+
+def _origin_url(raw: RawEntry) -> str | None:
+    if len(raw.files) < 2:
+        return None
+    try:
+        data = json.loads(read_all(raw.files[1].path, _MAX_ORIGIN_JSON))
+    except (OSError, ValueError, RecursionError):  # "[[[[...": json recurses per level
+        return None
+    url = data.get("url") if isinstance(data, dict) else None
+    return url if isinstance(url, str) else None

@@ -1,0 +1,206 @@
+"""A persistent index of identified entries: what an earlier run found, reused while the
+entry's files are unchanged (same paths, sizes and mtimes).
+
+Identifying an HTTP entry means reading its metadata and, for many, parsing index pages;
+on a cache of tens of thousands of entries that is most of ``list``. The memo keeps each
+entry's answer (kind, project, version, filename, redacted URL, Date, sha256 or problem),
+keyed by its metadata path and the size and mtime of each of its files: pip rewrites an
+entry whole, so any change shows there. Answers that depend on other entries (a URL found
+in a page) are recomputed whenever an HTTP entry is new or changed, and those that
+depended on pip's configured index URLs whenever these change (see ``identify``).
+
+It lives outside the cache (``$PIP_CACHE_PLUS_MEMO_DIR``, else a ``pip_cache_plus``
+directory in the user's cache directory; an empty value turns it off), one file per cache
+directory, written whole (temp file + rename) and never trusted beyond what it claims: a
+file that is unreadable, corrupt or from another version is ignored and replaced. It holds
+nothing a listing does not show (URLs are redacted).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+from ..model import KINDS, CacheEntry, RawEntry
+
+MEMO_DIR_ENV = "PIP_CACHE_PLUS_MEMO_DIR"
+#: Bumped with any change to what identification answers (or to this format).
+FORMAT = 3  # 3: truncated bodies invalid; .metadata as pip reads pages; directory listings
+_MAX_SIZE = 512 * 1024 * 1024
+
+
+def default_dir(environ: Mapping[str, str]) -> Path | None:
+    """Where memos go: ``$PIP_CACHE_PLUS_MEMO_DIR`` (empty: nowhere), else the platform's
+    user cache directory (as pip finds its own), ``pip_cache_plus/memo`` in it."""
+    if MEMO_DIR_ENV in environ:
+        value = environ[MEMO_DIR_ENV]
+        return Path(value).expanduser() if value else None
+    if sys.platform == "win32":
+        base = environ.get("LOCALAPPDATA") or os.path.expanduser("~/AppData/Local")
+    elif sys.platform == "darwin":
+        base = os.path.expanduser("~/Library/Caches")
+    else:
+        xdg = environ.get("XDG_CACHE_HOME", "")
+        base = xdg if os.path.isabs(xdg) else os.path.expanduser("~/.cache")
+    return Path(base, "pip_cache_plus", "memo")
+
+
+def _signature(raw: RawEntry) -> list[float]:
+    return [value for f in raw.files for value in (f.size, f.mtime)]
+
+
+@dataclass(frozen=True, slots=True)
+class Memo:
+    """The answers of an earlier run for one cache directory."""
+
+    file: Path
+    cache_dir: str
+    records: dict[str, list[Any]]  # metadata path -> [signature, answer...]
+    scope: tuple[str, ...]  # path prefixes of the directories walked this run
+    in_scope: int  # records of the walked directories, as loaded
+    page_paths: frozenset[str]  # of those, the index pages
+    # A digest of the configured index URLs the answers depend on (a page that is not
+    # PyPI's was looked up with them; a digest: they may hold credentials); None: no
+    # answer needed them.
+    index_urls: str | None
+
+    @classmethod
+    def load(cls, directory: Path, cache_dir: Path, walked: Iterable[Path]) -> Memo:
+        """The memo of ``cache_dir`` in ``directory`` (empty if there is none usable), for
+        a run that walks the directories ``walked``: only their records are replaced."""
+        real = os.path.realpath(cache_dir)
+        name = hashlib.sha256(os.fsencode(real)).hexdigest()[:32]
+        file = directory / f"{name}.json"
+        scope = tuple(os.path.join(path, "") for path in walked)
+        records, index_urls = _read(file, real)
+        mine = [path for path in records if path.startswith(scope)]
+        pages = frozenset(path for path in mine if records[path][1] == "index")
+        return cls(file, real, records, scope, len(mine), pages, index_urls)
+
+    def lookup(self, raw: RawEntry) -> CacheEntry | None:
+        """The remembered answer for ``raw``, if its files are as they were. Asked once
+        per entry: the record is dropped (a save writes the answers, not the records)."""
+        record = self.records.pop(raw.where, None)
+        if record is None or record[0] != _signature(raw):
+            return None
+        kind, project, version, filename, url, stored, problem, sha256 = record[1:]
+        return CacheEntry(raw, kind, project, version, filename, url, stored, problem, sha256)
+
+    def pages(self) -> frozenset[str]:
+        """Metadata paths of the index pages remembered in the walked directories."""
+        return self.page_paths
+
+    def size(self) -> int:
+        """Records of the walked directories."""
+        return self.in_scope
+
+    def save(self, entries: Iterable[CacheEntry], index_urls: str | None) -> None:
+        """Remember ``entries``, in place of every record of the walked directories, and
+        the digest of the configured ``index_urls`` their answers depend on (see
+        :func:`urls_digest`); quietly skipped if that fails: the memo only saves time."""
+        kept = ((p, r) for p, r in self.records.items() if not p.startswith(self.scope))
+        records = chain(kept, ((e.raw.where, _record(e)) for e in entries))
+        with contextlib.suppress(OSError):
+            _write(self.file, self.cache_dir, index_urls, records)
+
+
+def remembered(entry: CacheEntry) -> bool:
+    """Whether ``entry``'s answer may be remembered: an HTTP entry whose answer depends on
+    its files alone (a file that could not be read may be readable next time)."""
+    return (
+        entry.raw.source != "wheels"
+        and entry.raw.problem is None
+        and not (entry.problem or "").startswith("cannot be read")
+    )
+
+
+def _record(entry: CacheEntry) -> list[Any]:
+    return [
+        _signature(entry.raw),
+        entry.kind,
+        entry.project,
+        entry.version,
+        entry.filename,
+        entry.url,
+        entry.stored,
+        entry.problem,
+        entry.sha256,
+    ]
+
+
+def urls_digest(urls: Iterable[str]) -> str:
+    """What the memo keeps of a list of index URLs: enough to tell it changed."""
+    return hashlib.sha256("\n".join(urls).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+_Loaded = tuple[dict[str, list[Any]], str | None]
+
+
+def _read(file: Path, cache_dir: str) -> _Loaded:
+    try:
+        with open(file, "rb") as fp:
+            # Not fp.read(_MAX_SIZE): that allocates _MAX_SIZE bytes up front.
+            if os.fstat(fp.fileno()).st_size > _MAX_SIZE:
+                return {}, None
+            data = json.loads(fp.read())
+    except (OSError, ValueError, RecursionError):
+        return {}, None
+    match data:
+        case {
+            "format": int(found),
+            "cache_dir": str(path),
+            "index_urls": None | str() as urls,
+            "entries": dict(records),
+        } if found == FORMAT and path == cache_dir:
+            return {path: r for path, r in records.items() if _valid(r)}, urls
+    return {}, None
+
+
+def _valid(record: object) -> bool:
+    """A record as :func:`_record` writes it (the file is ours, but anyone may edit it)."""
+    match record:
+        case [list(signature), str(kind), *texts_and_stored] if (
+            kind in KINDS and len(texts_and_stored) == 7
+        ):
+            project, version, filename, url, stored, problem, sha256 = texts_and_stored
+            texts = (project, version, filename, url, problem, sha256)
+            return (
+                all(type(v) in (int, float) for v in signature)
+                and all(t is None or type(t) is str for t in texts)
+                and (stored is None or type(stored) in (int, float))
+            )
+    return False
+
+
+def _write(
+    file: Path,
+    cache_dir: str,
+    index_urls: str | None,
+    records: Iterable[tuple[str, list[Any]]],
+) -> None:
+    """The memo file, written record by record (never the whole text in memory)."""
+    file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+    dumps = json.JSONEncoder(separators=(",", ":")).encode
+    try:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(tmp, flags, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fp:
+            urls = dumps(index_urls)
+            fp.write(f'{{"format":{FORMAT},"cache_dir":{dumps(cache_dir)},"index_urls":{urls},')
+            fp.write('"entries":{')
+            for i, (path, record) in enumerate(records):
+                fp.write(f"{',' if i else ''}{dumps(path)}:{dumps(record)}")
+            fp.write("}}")
+        os.replace(tmp, file)  # whole or not at all; no fsync: a lost memo costs one slow run
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
