@@ -25,11 +25,14 @@ with ``discard``, which makes freeing blocks slow and noisy). ``remove``/``prune
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import json
 import os
 import platform
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -99,13 +102,23 @@ class Setup:
 # process it was forked from (the kernel keeps the high-water mark across exec), so it must
 # not be forked from this process, which holds the manifests (tens of MiB). The launcher is
 # ~9 MiB, less than any Python process it runs; it also times fork to exit itself.
+# On Linux the launcher and the measured command die with the runner, even by SIGKILL
+# (PR_SET_PDEATHSIG), so an interrupted benchmark leaves nothing running.
 _LAUNCHER = """
-import os, sys, time
+import os, signal, sys, time
+def die_with_parent():
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+die_with_parent()
 report, argv = sys.argv[1], sys.argv[2:]
 start = time.perf_counter()
 pid = os.fork()
 if pid == 0:
     try:
+        die_with_parent()
         os.execvp(argv[0], argv)
     finally:
         os._exit(127)
@@ -137,16 +150,44 @@ def measure(argv: Sequence[str], env: dict[str, str], stdout: Path | None = None
     return Sample(float(wall), float(cpu), int(rss_kib) / 1024, int(code))
 
 
-def child_env(python: str) -> dict[str, str]:
-    """No pip config, no PIP_* (the index is PyPI's), and our package importable.
-    (``main`` adds a memo directory of the run's own.)"""
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("PIP_")}
-    env.pop("PYTHONPATH", None)
-    env.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
+#: The only variables a measured command inherits from the runner's environment: nothing
+#: else (PYTHONUNBUFFERED, PIP_*, XDG_*, a coding tool's settings) may change what it does.
+_PASSED_ON = ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT")
+
+
+def child_env(python: str, home: Path) -> dict[str, str]:
+    """A clean environment: PATH and the locale, a HOME of the run's own, no pip config,
+    no PIP_* (the index is PyPI's), and our package importable. (``main`` adds a memo
+    directory of the run's own.)"""
+    env = {k: v for k, v in os.environ.items() if k in _PASSED_ON}
+    home.mkdir(parents=True, exist_ok=True)
+    env.update(HOME=str(home), PIP_CONFIG_FILE=os.devnull)
+    env.update(PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
     probe = [python, "-c", "import pip_cache_plus"]
     if subprocess.run(probe, env=env, capture_output=True, check=False).returncode != 0:
         env["PYTHONPATH"] = str(REPO / "src")  # not installed: the work tree's copy
     return env
+
+
+def stop_children_on_exit() -> None:
+    """Lead a process group of our own, and end it on the way out (normal exit, an
+    exception, SIGTERM, SIGHUP or Ctrl-C): no measured command outlives the runner."""
+    with contextlib.suppress(OSError):  # already a group leader (or not allowed): keep it
+        os.setpgid(0, 0)
+
+    def end_group() -> None:
+        if os.getpgid(0) != os.getpid():
+            return  # not our own group (setpgid was refused): it holds our caller too
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the group's signal is not for us
+        with contextlib.suppress(OSError):
+            os.killpg(0, signal.SIGTERM)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)  # unwinds: temp dirs removed, then end_group
+
+    atexit.register(end_group)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, on_signal)
 
 
 def sync() -> None:
@@ -537,8 +578,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.from_json is not None:
         print(report(*load(args.from_json)))
         return 0
-    env = child_env(args.python)
+    stop_children_on_exit()
     with workdir(args.workdir, args.keep) as root:
+        env = child_env(args.python, root / "scratch" / "home")
         # The persistent index (memo) of our runs lives here, emptied with every fresh copy.
         env["PIP_CACHE_PLUS_MEMO_DIR"] = str(root / "scratch" / "memo")
         setup = Setup(args.python, env, root, args.rounds, commands(args.python, env))
