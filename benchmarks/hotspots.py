@@ -156,13 +156,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "default: no memo, a first run",
     )
     args = parser.parse_args(argv)
-    env = child_env(args.python)
-    env["PIP_CACHE_PLUS_MEMO_DIR"] = args.memo
-    parts = [
-        import_times(args.python, env, args.cache, args.command),
-        cprofile(args.python, env, args.cache, args.command, args.top),
-        memory(args.python, env, args.cache, args.command, args.top),
-    ]
+    with tempfile.TemporaryDirectory(prefix="pcp-hotspots-") as home:
+        env = child_env(args.python, Path(home))
+        env["PIP_CACHE_PLUS_MEMO_DIR"] = args.memo
+        parts = [
+            import_times(args.python, env, args.cache, args.command),
+            cprofile(args.python, env, args.cache, args.command, args.top),
+            memory(args.python, env, args.cache, args.command, args.top),
+        ]
     print("\n\n".join("\n".join(part) for part in parts))
     return 0
 
