@@ -124,6 +124,8 @@ READ_ONLY: tuple[tuple[str, ...], ...] = (
     ("list",),
     ("list", "--format", "json"),
     ("list", "--format", "abspath"),
+    ("du",),
+    ("du", "--format", "json", "--sort", "used", "--top", "1"),
     ("show", "*"),
     ("show", "*", "--format", "json"),
     ("verify",),

@@ -27,8 +27,11 @@ from .options import (
     add_format,
     age,
     filter_of,
+    hint_of,
+    parse_top,
     sources_of,
     typed,
+    unused_for,
 )
 
 if TYPE_CHECKING:
@@ -73,6 +76,49 @@ def _add_list(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handl
 def _cmd_list(args: argparse.Namespace, cache: Cache) -> int:
     entries = cache.select(filter_of(args), sources_of(args))
     render.render_list(entries, cache.path, args.format, sys.stdout)
+    return EXIT_OK
+
+
+def _add_du(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
+    from ..inventory.summary import SORT_KEYS
+
+    parser = sub.add_parser(
+        "du",
+        help="where the space goes: per-project totals, what could go, a grand total",
+        epilog="Sizes are the sums of the entries' files (du -b of the same files). HTTP: "
+        "bytes pip downloads again when needed; BUILT: wheels pip built locally; UNUSED: "
+        "entries not used for --unused-for.",
+    )
+    add_filters(parser, pattern="?")
+    parser.add_argument(
+        "--sort",
+        choices=SORT_KEYS,
+        default="size",
+        help="size (largest first, the default), name, or used (least recently used first)",
+    )
+    parser.add_argument(
+        "--top", type=typed(parse_top), default=None, metavar="N", help="only the first N projects"
+    )
+    parser.add_argument(
+        "--unused-for",
+        type=typed(unused_for),
+        default=unused_for("30d"),
+        metavar="AGE",
+        help="what the UNUSED figures count: entries not used for AGE (default: 30d)",
+    )
+    add_format(parser, "human", "json")
+    return _cmd_du
+
+
+def _cmd_du(args: argparse.Namespace, cache: Cache) -> int:
+    from ..inventory.summary import summarize
+
+    text, cutoff = args.unused_for
+    entries = cache.select(filter_of(args), sources_of(args))
+    summary = summarize(entries, unused_before=cutoff, sort=args.sort, top=args.top)
+    render.render_summary(
+        summary, cache.path, args.format, sys.stdout, unused_for=text, hint=hint_of(args)
+    )
     return EXIT_OK
 
 
@@ -295,6 +341,7 @@ _COMMANDS = (
     _add_dir,
     _add_info,
     _add_list,
+    _add_du,
     _add_show,
     _add_remove,
     _add_purge,

@@ -6,6 +6,7 @@ A bad value (pattern, age, size, kind) is argparse's error: exit 2 with one line
 from __future__ import annotations
 
 import argparse
+import shlex
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -33,6 +34,30 @@ def typed(parse: Callable[[str], T]) -> Callable[[str], T]:
 
 def age(text: str) -> float:
     return parse_age(text, time.time())
+
+
+def unused_for(text: str) -> tuple[str, float]:
+    """``--unused-for AGE``: the text as given (for the output) and its cutoff."""
+    return text.strip(), parse_age(text, time.time())
+
+
+def parse_top(text: str) -> int:
+    try:
+        top = int(text)
+    except ValueError:
+        top = 0
+    if top < 1:
+        raise UsageError(f"bad number {text!r}: --top takes a whole number of projects, 1 or more")
+    return top
+
+
+def hint_of(args: argparse.Namespace) -> str:
+    """The command line that reaches the cache this run used, for hints the user pastes:
+    with their ``--cache-dir``, or a pasted hint would act on the default cache."""
+    words = ["python", "-m", "pip_cache_plus"]
+    if getattr(args, "cache_dir", None) is not None:
+        words += ["--cache-dir", args.cache_dir]
+    return shlex.join(words)
 
 
 def add_cache_options(parser: argparse.ArgumentParser, *, top: bool) -> None:

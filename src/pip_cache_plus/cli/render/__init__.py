@@ -38,6 +38,7 @@ from .core import (
     render_removal,
 )
 from .inspection import ShowJSON, VerifyJSON, render_show, render_verify, shown_json
+from .space import SummaryJSON, render_summary, summary_json, total_line
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -50,6 +51,7 @@ __all__ = [
     "PruneJSON",
     "RemovalJSON",
     "ShowJSON",
+    "SummaryJSON",
     "VerifyJSON",
     "describe",
     "entry_json",
@@ -66,7 +68,10 @@ __all__ = [
     "render_prune",
     "render_removal",
     "render_show",
+    "render_summary",
     "render_verify",
     "shown_json",
     "sort_key",
+    "summary_json",
+    "total_line",
 ]

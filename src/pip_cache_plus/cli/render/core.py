@@ -17,6 +17,7 @@ from .common import (
     format_size,
     sort_key,
 )
+from .space import total_line
 
 if TYPE_CHECKING:
     from ...actions.clean import Removal
@@ -121,6 +122,7 @@ def render_list(entries: Sequence[CacheEntry], cache_dir: Path, fmt: Format, out
     else:
         out.write("Cache contents:\n\n")
         out.write("\n".join(describe(e, cache_dir) for e in ordered) + "\n")
+        out.write(f"\n{total_line(ordered)}\n")
 
 
 # -- remove / purge -----------------------------------------------------------------------
