@@ -36,8 +36,10 @@ if TYPE_CHECKING:
     from .actions.verify import Problem, Verification
     from .cache import Cache, CacheInfo, SourceInfo
     from .inventory.filters import (
+        AnyPattern,
         Filter,
         Pattern,
+        any_of,
         parse_age,
         parse_kinds,
         parse_pattern,
@@ -54,6 +56,8 @@ _LAZY = {
     "Removal": "actions.clean",
     "Filter": "inventory.filters",
     "Pattern": "inventory.filters",
+    "AnyPattern": "inventory.filters",
+    "any_of": "inventory.filters",
     "parse_age": "inventory.filters",
     "parse_kinds": "inventory.filters",
     "parse_pattern": "inventory.filters",
@@ -80,6 +84,7 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "KINDS",
     "SOURCES",
+    "AnyPattern",
     "Cache",
     "CacheDisabledError",
     "CacheEntry",
@@ -107,6 +112,7 @@ __all__ = [
     "UsageError",
     "Verification",
     "__version__",
+    "any_of",
     "parse_age",
     "parse_kinds",
     "parse_pattern",

@@ -9,10 +9,13 @@ import pytest
 from pip_cache_plus.errors import UsageError
 from pip_cache_plus.inventory.filters import (
     Filter,
+    any_of,
+    close_projects,
     parse_age,
     parse_kinds,
     parse_pattern,
     parse_size,
+    unmatched,
 )
 from pip_cache_plus.inventory.names import classify
 from pip_cache_plus.inventory.urls import cache_key, redact, strip_credentials, url_filename
@@ -60,6 +63,15 @@ ANON = entry(None, kind="other")
         pytest.param("zope.interface", {ZOPE}, id="dotted"),
         pytest.param("ZOPE_interface==6", {ZOPE}, id="dotted-version"),
         pytest.param("nothing", set(), id="no-match"),
+        pytest.param("pip>=23,<24", {PIP}, id="specifier-range"),
+        pytest.param("pip>=24", set(), id="specifier-above"),
+        pytest.param("pip~=23.3.0", {PIP}, id="specifier-compatible"),
+        pytest.param("pip==23.*", {PIP}, id="specifier-wildcard"),
+        pytest.param("pip!=23.3.2", set(), id="specifier-not"),
+        pytest.param("pip* >= 1", {PIP, PIPX}, id="specifier-glob-name"),
+        pytest.param("charset-normalizer<4", {CHARSET, CHARSET_META}, id="specifier-no-page"),
+        pytest.param("pi[pq]", {PIP}, id="glob-brackets"),
+        pytest.param("pi[!p]", set(), id="glob-negated"),
     ],
 )
 def test_pattern(pattern: str, matched: set[CacheEntry]) -> None:
@@ -67,10 +79,48 @@ def test_pattern(pattern: str, matched: set[CacheEntry]) -> None:
     assert {e for e in everything if parse_pattern(pattern).matches(e)} == matched
 
 
-@pytest.mark.parametrize("text", ["", "  ", "a/b", "..\\x", "==1.0", "pip==", "pip==1==2"])
-def test_bad_patterns(text: str) -> None:
-    with pytest.raises(UsageError, match="pattern"):
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        pytest.param("", "empty", id="empty"),
+        pytest.param("  ", "empty", id="blank"),
+        pytest.param("a/b", "not paths", id="path"),
+        pytest.param("..\\x", "not paths", id="backslash"),
+        pytest.param("==1.0", "expected NAME", id="no-name"),
+        pytest.param("pip==", "no PEP 440", id="no-version"),
+        pytest.param("pip==1==2", "no PEP 440", id="two-equals"),
+        pytest.param("[", "without its ']'", id="open-bracket"),
+        pytest.param("pip]", "without its ']'", id="close-bracket"),
+        pytest.param("requests>=x", "no PEP 440", id="bad-specifier"),
+        pytest.param("pip~=1", "no PEP 440", id="compatible-one-part"),
+        pytest.param("pip>=1,<", "no PEP 440", id="half-range"),
+        pytest.param("foo:bar", "':' is in no project", id="colon"),
+        pytest.param("foo bar", "' ' is in no project", id="space"),
+        pytest.param("a!b", "'!' belongs", id="bang"),
+    ],
+)
+def test_bad_patterns(text: str, why: str) -> None:
+    with pytest.raises(UsageError, match="pattern") as exc:
         parse_pattern(text)
+    assert why in str(exc.value)
+
+
+def test_several_patterns_match_any() -> None:
+    either = any_of([parse_pattern("pip==23.3.2"), parse_pattern("zope*")])
+    assert {e for e in (PIP, PIPX, ZOPE, CHARSET) if either.matches(e)} == {PIP, ZOPE}
+    assert either.text == "pip==23.3.2 zope*"
+    assert any_of([]).matches(ANON)
+
+
+def test_unmatched_and_close_projects() -> None:
+    patterns = [parse_pattern("pip"), parse_pattern("charset"), parse_pattern("zope-interfac")]
+    missed = unmatched(patterns, [PIP, PIPX])
+    assert [p.text for p in missed] == ["charset", "zope-interfac"]
+    projects = ["charset-normalizer", "pip", "pipx", "zope-interface"]
+    assert close_projects(missed[0], projects) == ["charset-normalizer"]
+    assert close_projects(missed[1], projects) == ["zope-interface"]
+    assert close_projects(parse_pattern("pip"), projects) == []  # it exists: nothing to say
+    assert close_projects(parse_pattern("xyz"), projects) == []
 
 
 NOW = 1_000_000.0

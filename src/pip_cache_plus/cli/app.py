@@ -7,16 +7,26 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import gc
+import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from .._version import __version__
 from ..cache import Cache
 from ..errors import PipCachePlusError, UsageError
-from ..inventory.filters import Filter, parse_export_kinds, parse_kinds, parse_pattern, parse_size
+from ..inventory.filters import (
+    Filter,
+    close_projects,
+    parse_export_kinds,
+    parse_kinds,
+    parse_pattern,
+    parse_size,
+    unmatched,
+)
 from ..locate.cachedir import check_cache_dir
 from . import render
 from .console import printable_paths, silence_stdout
@@ -29,13 +39,16 @@ from .options import (
     filter_of,
     hint_of,
     parse_top,
+    patterns_of,
     sources_of,
     typed,
     unused_for,
 )
+from .render.space import printable
 
 if TYPE_CHECKING:
     from ..actions.clean import Removal
+    from ..model import CacheEntry
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 Handler = Callable[[argparse.Namespace, Cache], int]
@@ -68,7 +81,7 @@ def _cmd_info(args: argparse.Namespace, cache: Cache) -> int:
 
 def _add_list(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
     parser = sub.add_parser("list", help="list entries: downloaded files, pages, built wheels")
-    add_filters(parser, pattern="?")
+    add_filters(parser, pattern="*")
     add_format(parser, "human", "abspath", "json")
     return _cmd_list
 
@@ -76,7 +89,23 @@ def _add_list(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handl
 def _cmd_list(args: argparse.Namespace, cache: Cache) -> int:
     entries = cache.select(filter_of(args), sources_of(args))
     render.render_list(entries, cache.path, args.format, sys.stdout)
+    _warn_unmatched(args, cache, entries)
     return EXIT_OK
+
+
+def _warn_unmatched(args: argparse.Namespace, cache: Cache, found: Iterable[CacheEntry]) -> None:
+    """On stderr, each pattern that matched nothing, with the projects it may have meant
+    (read from a second walk, done only then: the memo makes it cheap)."""
+    missed = unmatched(patterns_of(args), found)
+    if not missed:
+        return
+    projects = {e.project for e in cache.entries(sources_of(args)) if e.project is not None}
+    for pattern in missed:
+        print(f'No matching entries for pattern "{pattern.text}"', file=sys.stderr)
+        close = close_projects(pattern, projects)
+        if close:
+            names = " or ".join(f'"{printable(name)}"' for name in close)
+            print(f"Did you mean {names}?", file=sys.stderr)
 
 
 def _add_du(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
@@ -89,7 +118,7 @@ def _add_du(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler
         "bytes pip downloads again when needed; BUILT: wheels pip built locally; UNUSED: "
         "entries not used for --unused-for.",
     )
-    add_filters(parser, pattern="?")
+    add_filters(parser, pattern="*")
     parser.add_argument(
         "--sort",
         choices=SORT_KEYS,
@@ -119,12 +148,13 @@ def _cmd_du(args: argparse.Namespace, cache: Cache) -> int:
     render.render_summary(
         summary, cache.path, args.format, sys.stdout, unused_for=text, hint=hint_of(args)
     )
+    _warn_unmatched(args, cache, entries)
     return EXIT_OK
 
 
 def _add_remove(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
     parser = sub.add_parser("remove", help="remove matching entries (all their files)")
-    add_filters(parser, pattern=None)
+    add_filters(parser, pattern="+")
     parser.add_argument("--dry-run", action="store_true", help="only show what would go")
     add_format(parser, "human", "json")
     return _cmd_remove
@@ -132,8 +162,8 @@ def _add_remove(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Han
 
 def _cmd_remove(args: argparse.Namespace, cache: Cache) -> int:
     result = cache.remove(filter_of(args), sources_of(args), dry_run=args.dry_run, on_wait=_waiting)
-    if not (result.entries or result.kept) and args.format == "human":
-        print(f'No matching entries for pattern "{args.pattern.text}"', file=sys.stderr)
+    if args.format == "human":
+        _warn_unmatched(args, cache, [*result.entries, *result.kept, *result.changed])
     return _finish_removal(result, args, cache)
 
 
@@ -167,7 +197,7 @@ def _add_show(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handl
         help="all about matching entries: URL, files, freshness, which pips read them",
         epilog="Exit status: 0 if an entry matched, 1 if none did.",
     )
-    add_filters(parser, pattern=None)
+    add_filters(parser, pattern="+")
     add_format(parser, "human", "json")
     return _cmd_show
 
@@ -175,10 +205,8 @@ def _add_show(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handl
 def _cmd_show(args: argparse.Namespace, cache: Cache) -> int:
     shown = cache.show(filter_of(args), sources_of(args))
     render.render_show(shown, cache.path, args.format, sys.stdout)
-    if not shown:
-        print(f'No matching entries for pattern "{args.pattern.text}"', file=sys.stderr)
-        return EXIT_ERROR
-    return EXIT_OK
+    _warn_unmatched(args, cache, [s.entry for s in shown])
+    return EXIT_OK if shown else EXIT_ERROR
 
 
 def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
@@ -356,7 +384,25 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (scripts read stderr), still exit 2."""
 
     def error(self, message: str) -> NoReturn:
+        message += _closest_choice(message)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+_INVALID_CHOICE = re.compile(
+    r"invalid choice: '?(?P<given>[^' ]*)'? \(choose from (?P<choices>.*)\)"
+)
+
+
+def _closest_choice(message: str) -> str:
+    """``; did you mean 'list'?`` for argparse's invalid choice (a command, a --format),
+    or nothing."""
+    found = _INVALID_CHOICE.search(message)
+    if found is None:
+        return ""
+    # Quoted with repr() up to Python 3.11, bare since: take either.
+    choices = [c.strip().strip("'") for c in found["choices"].split(",")]
+    close = difflib.get_close_matches(found["given"].lower(), choices, n=1, cutoff=0.5)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -378,7 +424,11 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     parser = build_parser(prog)
-    args = parser.parse_args(argv)
+    given = sys.argv[1:] if argv is None else list(argv)
+    if not given:  # the bare command: what it can do, as pip and git answer
+        parser.print_help()
+        return EXIT_OK
+    args = parser.parse_args(given)
     with _no_cycle_collection(), printable_paths():
         return _run(parser, args)
 

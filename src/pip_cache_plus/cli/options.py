@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ..errors import UsageError
-from ..inventory.filters import Filter, Pattern, parse_age, parse_kinds, parse_pattern
+from ..inventory.filters import Filter, Pattern, any_of, parse_age, parse_kinds, parse_pattern
 from ..model import SOURCES, Source
 
 T = TypeVar("T")
@@ -78,13 +78,16 @@ def add_cache_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     )
 
 
-def add_filters(parser: argparse.ArgumentParser, *, pattern: str | None) -> None:
+def add_filters(parser: argparse.ArgumentParser, *, pattern: str) -> None:
+    """``pattern``: ``*`` (any number, none for everything) or ``+`` (at least one)."""
     parser.add_argument(
         "pattern",
         nargs=pattern,
-        default="*",
+        default=[],
         type=typed(parse_pattern),
-        help="glob on filename (with '-') or project name; NAME==VERSION",
+        metavar="PATTERN",
+        help="glob on filename (with '-') or project name; NAME==VERSION; a PEP 440 "
+        "specifier ('NAME>=1,<2'); several: entries any of them matches",
     )
     parser.add_argument(
         "--source",
@@ -112,8 +115,13 @@ def add_format(parser: argparse.ArgumentParser, *choices: str) -> None:
     parser.add_argument("--format", choices=choices, default="human")
 
 
+def patterns_of(args: argparse.Namespace) -> list[Pattern]:
+    given = args.pattern if isinstance(args.pattern, list) else [args.pattern]
+    return [p if isinstance(p, Pattern) else parse_pattern(p) for p in given]
+
+
 def filter_of(args: argparse.Namespace) -> Filter:
-    pattern = args.pattern if isinstance(args.pattern, Pattern) else parse_pattern(args.pattern)
+    pattern = any_of(patterns_of(args))
     return Filter(pattern=pattern, kinds=args.kind, unused_since=args.older_than)
 
 
