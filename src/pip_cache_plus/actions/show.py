@@ -1,33 +1,38 @@
 """``show``: everything about matching entries, answering "where does my cached file come from?".
 
 :func:`freshness` is pure: a ``CachedResponse`` and a time in, whether pip would serve the
-response without asking the server out. It follows cachecontrol's ``cached_request`` (what
-pip really does), not the RFC, wherever the two differ:
+response without asking the server out. cachecontrol answers it: its
+``CacheController.parse_cache_control`` reads the directives, its header mapping
+(``requests``' ``CaseInsensitiveDict``: of two names that differ only in case the last
+counts) looks the headers up, and the steps are those of ``CacheController.cached_request``
+(what pip really does, not the RFC), which reads ``time.time()`` itself and so cannot take
+``now``; ``tests/format/test_cachecontrol_agrees.py`` holds these steps to
+``cached_request`` of the declared cachecontrol and of pip's vendored copy:
 
 - 301/308 responses are served forever, whatever their headers say;
 - without a ``Date`` header a response is never served without asking;
-- the lifetime is the response's ``max-age``, else ``Expires - Date`` (at least 0); a
-  ``max-age`` that is not an integer is ignored (then ``Expires`` counts), and directive
-  names are matched case-sensitively;
+- the lifetime is the response's ``max-age``, else ``Expires - Date`` (at least 0);
 - dates are read with ``parsedate_tz`` and ``timegm`` of the first six fields, so a zone
   offset is ignored, for ``Date`` and ``Expires`` alike;
 - fresh means ``lifetime > max(0, now - Date)``;
 - ``immutable`` is not a directive cachecontrol knows: it changes nothing, and is only noted.
 
-A stale entry with an ``ETag`` is revalidated (a 304 keeps the cached body); one without is
-fetched again. Request headers are not modelled: pip < 26.2 asks for index pages with
-``max-age=0``, so it revalidates them however fresh they are (see :attr:`Shown.note`).
+An unparsable ``Date`` makes cachecontrol raise (an ``assert``; pip's request fails); we
+call it stale (``bad-date``). A stale entry with an ``ETag`` is revalidated (a 304 keeps
+the cached body); one without is fetched again. Request headers are not modelled: pip <
+26.2 asks for index pages with ``max-age=0``, so it revalidates them however fresh they are
+(see :attr:`Shown.note`).
 """
 
 from __future__ import annotations
 
 import calendar
-import contextlib
+import functools
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_tz
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..errors import CacheFormatError, unreadable
 from ..format.records import CachedResponse
@@ -35,6 +40,9 @@ from ..fs.fsio import read_all
 from ..inventory.responses import read_response
 from ..inventory.urls import redact
 from ..model import CacheEntry, Source
+
+if TYPE_CHECKING:
+    from cachecontrol.controller import CacheController
 
 Basis = Literal[
     "max-age", "expires", "bad-expires", "none", "no-date", "bad-date", "permanent-redirect"
@@ -58,8 +66,6 @@ SHOWN_HEADERS = (
     "Content-Encoding",
     "Vary",
 )
-_PERMANENT_REDIRECTS = (301, 308)
-_INT_DIRECTIVES = ("max-age", "s-maxage", "min-fresh")
 # Keep "until" printable: datetime cannot go past year 9999.
 _LATEST = 253402300799.0
 _MAX_ORIGIN_JSON = 1024 * 1024
@@ -102,30 +108,33 @@ class Shown:
 
 def freshness(response: CachedResponse, now: float) -> Freshness:
     """Would cachecontrol serve ``response`` at ``now`` without asking? (See the module doc.)"""
-    directives = cache_control(response.header("cache-control") or "")
-    immutable = "immutable" in directives
-    revalidate = response.header("etag") is not None
+    # Imported here: cachecontrol brings requests (~80 ms), which info and list never need.
+    from cachecontrol.controller import PERMANENT_REDIRECT_STATUSES
+    from requests.structures import CaseInsensitiveDict
+
+    headers: Mapping[str, str] = CaseInsensitiveDict(dict(response.headers))
+    directives = _controller().parse_cache_control(headers)
+    immutable = _says_immutable(headers.get("cache-control", ""))
+    revalidate = "etag" in headers
 
     def result(fresh: bool, basis: Basis, lifetime: int | None, until: int | None) -> Freshness:
         # Clamp before float(): max-age may be any integer, even one too big for a float.
         end = None if until is None else float(min(max(until, 0), _LATEST))
         return Freshness(fresh, basis, lifetime, end, immutable, revalidate)
 
-    if response.status in _PERMANENT_REDIRECTS:
+    if response.status in PERMANENT_REDIRECT_STATUSES:
         return result(True, "permanent-redirect", None, None)
-    date_value = response.header("date")
-    if date_value is None:
+    if "date" not in headers:
         return result(False, "no-date", None, None)
-    date = http_date(date_value)
+    date = http_date(headers["date"])
     if date is None:
         return result(False, "bad-date", None, None)
     basis: Basis
     max_age = directives.get("max-age")
-    expires_value = response.header("expires")
     if max_age is not None:
         basis, lifetime = "max-age", max_age
-    elif expires_value is not None:
-        expires = http_date(expires_value)
+    elif "expires" in headers:
+        expires = http_date(headers["expires"])
         basis = "bad-expires" if expires is None else "expires"
         lifetime = 0 if expires is None else max(0, expires - date)
     else:
@@ -134,26 +143,22 @@ def freshness(response: CachedResponse, now: float) -> Freshness:
     return result(lifetime > age, basis, lifetime, date + lifetime)
 
 
-def cache_control(value: str) -> dict[str, int | None]:
-    """Directives as cachecontrol's ``parse_cache_control`` keeps them, plus ``immutable``.
+@functools.cache
+def _controller() -> CacheController:
+    from cachecontrol.controller import CacheController
 
-    ``max-age`` (and the other integer directives) stay only with a value ``int()``
-    accepts; names are case-sensitive, as there.
-    """
-    found: dict[str, int | None] = {}
-    for item in value.split(","):
-        name, sep, argument = item.partition("=")
-        name = name.strip()
-        if name in _INT_DIRECTIVES:
-            # A missing or bad value leaves the directive as it was, as in cachecontrol.
-            with contextlib.suppress(ValueError):
-                if sep:
-                    found[name] = int(argument.strip())
-        elif name.lower() == "immutable":
-            found["immutable"] = None
-        elif name:
-            found[name] = None
-    return found
+    return CacheController()
+
+
+def cache_control(value: str) -> dict[str, int | None]:
+    """A ``Cache-Control`` value's directives, as cachecontrol's ``parse_cache_control``
+    keeps them: only those it knows, names case-sensitive, integer ones only with a value
+    ``int()`` accepts."""
+    return _controller().parse_cache_control({"cache-control": value})
+
+
+def _says_immutable(value: str) -> bool:
+    return any(item.partition("=")[0].strip().lower() == "immutable" for item in value.split(","))
 
 
 def http_date(value: str) -> int | None:
