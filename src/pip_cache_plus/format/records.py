@@ -5,19 +5,31 @@ Formats (see FORMAT.md): ``cc=4,`` + msgpack of ``{"response": {...}, "vary": {.
 entries carry the whole body inline as the first field of ``response``. We never hand a
 legacy body to msgpack: the body's offset is found from the first bytes of the file, and
 only the bytes after the body (the headers) are decoded.
+
+cachecontrol writes (``Serializer``) and places (``FileCache._fn``) entries; reading stays
+ours, for streaming and for errors that say why (``Serializer.loads`` says ``None``), and
+``tests/format/test_cachecontrol_agrees.py`` holds it to ``Serializer.loads``. cachecontrol
+is imported only where it answers: it brings requests, which ``info`` and ``list`` never
+need.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any
 
 import msgpack
 
 from ..errors import CacheFormatError
+
+if TYPE_CHECKING:
+    from cachecontrol.caches.file_cache import SeparateBodyFileCache
+    from cachecontrol.serialize import Serializer
 
 _PREFIX_V4 = b"cc=4,"
 _VERSION_RE = re.compile(rb"cc=(\d+),")
@@ -79,13 +91,27 @@ class LegacyLayout:
 
 
 def key_path(key: str) -> tuple[str, ...]:
-    """Relative path parts of an HTTP entry for a cache key (a URL)."""
-    digest = hashlib.sha224(key.encode()).hexdigest()
-    return (*digest[:5], digest)
+    """Relative path parts of an HTTP entry for a cache key (a URL): cachecontrol's
+    ``FileCache._fn``, the layout of ``http/`` and ``http-v2/`` alike."""
+    return PurePath(_file_cache()._fn(key)).parts
 
 
 def key_digest(key: str) -> str:
+    """The entry's file name for ``key``: what cachecontrol's ``FileCache.encode`` says.
+
+    Ours, not a call to it: URL recovery hashes thousands of candidates during ``list``,
+    which must not import cachecontrol (and requests with it) to start; the property test
+    in ``tests/format/test_cachecontrol_agrees.py`` holds the two together.
+    """
     return hashlib.sha224(key.encode()).hexdigest()
+
+
+@functools.cache
+def _file_cache() -> SeparateBodyFileCache:
+    from cachecontrol.caches.file_cache import SeparateBodyFileCache
+
+    # The constructor only stores its arguments: nothing is created or opened.
+    return SeparateBodyFileCache("")
 
 
 def check_version(data: bytes) -> None:
@@ -144,7 +170,17 @@ def parse_legacy(head: bytes, tail: bytes, layout: LegacyLayout) -> CachedRespon
 
 
 def serialize_v2_metadata(response: CachedResponse) -> bytes:
-    """The http-v2 metadata bytes pip >= 23.3 writes for ``response`` (empty body)."""
+    """The http-v2 metadata bytes pip >= 23.3 writes for ``response`` (empty body).
+
+    Written by cachecontrol's own ``Serializer.dumps``, from the response and the request
+    its ``vary`` map tells of, wherever that gives back the same fields. Where it does not
+    (header names that differ only in case, which urllib3 folds into one; a ``vary`` map its
+    ``Vary`` header does not give), the fields are kept as they are, packed by the same
+    ``Serializer``'s msgpack step: migrating loses nothing.
+    """
+    dumped = _dumps(response)
+    if dumped is not None and _reads_back(dumped, response):
+        return dumped
     data = {
         "response": {
             "body": b"",
@@ -156,8 +192,49 @@ def serialize_v2_metadata(response: CachedResponse) -> bytes:
         },
         "vary": dict(response.vary),
     }
-    packed: bytes = msgpack.packb(data, use_bin_type=True)
-    return _PREFIX_V4 + packed
+    return _PREFIX_V4 + _serializer().serialize(data)
+
+
+def _reads_back(data: bytes, response: CachedResponse) -> bool:
+    """Whether ``data`` holds the fields of ``response`` (``strict`` aside: http-v2 has none)."""
+    try:
+        return parse_metadata(data) == (replace(response, strict=None), b"")
+    except CacheFormatError:  # a serialisation version other than cc=4
+        return False
+
+
+@functools.cache
+def _serializer() -> Serializer:
+    # Imported here: cachecontrol brings requests (~80 ms), which only migrate needs.
+    from cachecontrol.serialize import Serializer
+
+    return Serializer()
+
+
+def _dumps(response: CachedResponse) -> bytes | None:
+    """``Serializer.dumps`` of the response and the request that stored it (headers only);
+    None if urllib3 refuses the headers (Content-Length values that disagree)."""
+    from requests import PreparedRequest
+    from requests.structures import CaseInsensitiveDict
+    from urllib3 import HTTPResponse
+    from urllib3.exceptions import HTTPError
+
+    request = PreparedRequest()
+    # Set, not prepared: a value requests would refuse is still the one the entry names.
+    request.headers = CaseInsensitiveDict({k: v for k, v in response.vary if v is not None})
+    try:
+        http = HTTPResponse(
+            body=b"",
+            headers=dict(response.headers),
+            status=response.status,
+            version=response.version,
+            reason=response.reason,
+            decode_content=response.decode_content,
+            preload_content=False,
+        )
+    except HTTPError:
+        return None
+    return _serializer().dumps(request, http, b"")
 
 
 _STR: frozenset[type] = frozenset({str})
