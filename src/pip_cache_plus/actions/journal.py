@@ -16,8 +16,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 from pathlib import Path
 
+from ..errors import PipCachePlusError
 from ..fs.fsio import read_all
 from ..fs.root import CacheRoot
 from ..model import SOURCE_DIRS
@@ -108,4 +110,26 @@ def remove_stale_temps(root: CacheRoot, directory: Path, now: float) -> int:
                 too_old = now - entry.stat(follow_symlinks=False).st_mtime > STALE_TMP_AGE
                 if too_old and root.unlink(Path(entry.path)) is not None:
                     removed += 1
+    return removed
+
+
+def remove_leftovers(journal: Journal, root: CacheRoot) -> int:
+    """Remove the temp files a killed run claimed, then the journal; how many went.
+
+    Raises PipCachePlusError, changing nothing, when the journal's place holds something
+    other than a file: we only ever make a file there.
+    """
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISREG(os.lstat(journal.path).st_mode):
+            raise PipCachePlusError(
+                f"{journal.path} is not a file (pip_cache_plus only ever makes a "
+                "file there): move it away, then run migrate again; nothing was changed"
+            )
+    removed = 0
+    for tmp in journal.leftovers():
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISREG(os.lstat(tmp).st_mode) and root.unlink(tmp) is not None:
+                removed += 1
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(journal.path)
     return removed

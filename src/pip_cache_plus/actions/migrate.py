@@ -5,7 +5,7 @@ Each legacy entry goes through three steps: read its headers (never its body), p
 at every instant, so a kill anywhere loses nothing:
 
 1. the body is streamed from its offset in the legacy file to a temp file beside
-   ``<key>.body``, named as pip names its own (``<key>.body<random>.tmp``), and the
+   ``<key>.body`` (:mod:`.stager`), named as pip names its own (``<key>.body<random>.tmp``), and the
    metadata (``body=b""``, no ``strict``: what pip >= 23.3 writes) to a temp file beside
    ``<key>``;
 2. once a batch of entries is staged (:data:`BATCH_ENTRIES`, :data:`BATCH_BYTES`), the
@@ -20,17 +20,13 @@ see :mod:`.journal`.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import CacheFormatError, PipCachePlusError, UnsafePathError
-from ..fs.fsio import open_quietly
-from ..fs.fsops import staged_file
+from ..errors import CacheFormatError, UnsafePathError
 from ..fs.lock import cache_lock
 from ..fs.root import CacheRoot
 from ..inventory.entries import walk
@@ -38,17 +34,17 @@ from ..inventory.responses import read_response
 from ..model import RawEntry
 from .batch import Batch, Staged
 from .clean import dirs_left_empty, listable_dir
-from .journal import Journal, remove_stale_temps, remove_temps
+from .journal import Journal, remove_leftovers
 from .legacy_entry import (
     LEGACY_DIR,
     V2_DIR,
     EntryChanged,
     Step,
-    copy_body,
     plan_step,
     target_paths,
     target_state,
 )
+from .stager import Stager
 
 #: A batch is committed (fsync, rename, remove legacy) at this many entries or body bytes.
 BATCH_ENTRIES = 256
@@ -111,10 +107,7 @@ class _Run:
         self.result = Migration(dry_run=dry_run, keep_legacy=keep_legacy)
         self.progress = progress
         self.journal = Journal(cache_dir)
-        self._mode: int | None = None
-        # Directories made or checked for stale temp files (strings, as in CacheRoot:
-        # pathlib's parsing was a good part of a big migration's CPU time).
-        self._ready_dirs: set[str] = set()
+        self._stager = Stager(self.root, cache_dir, self.journal)
         self._total = self._done = 0  # bytes of http/, and of the entries handled
         self._batch = Batch(self.root, self._failed)
         self._would_remove: list[str] = []  # legacy files, with --dry-run
@@ -128,7 +121,7 @@ class _Run:
         if self.result.dry_run:
             self._dry_run(raws, empty)
             return self.result
-        self._remove_our_leftovers()
+        self.result.temp_files_removed += remove_leftovers(self.journal, self.root)
         try:
             for raw in raws:
                 self._one_reported(raw)
@@ -139,6 +132,7 @@ class _Run:
             self._batch.discard()  # Ctrl-C: the legacy files of the batch stay
             raise
         finally:
+            self.result.temp_files_removed += self._stager.stale_removed
             self.journal.close()
             if not self.result.keep_legacy:
                 self._remove_empty_legacy_dirs()
@@ -192,20 +186,6 @@ class _Run:
     def _report(self, partial: int) -> None:
         if self.progress is not None:
             self.progress(min(self._done + partial, self._total), self._total)
-
-    def _remove_our_leftovers(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            if not stat.S_ISREG(os.lstat(self.journal.path).st_mode):
-                raise PipCachePlusError(
-                    f"{self.journal.path} is not a file (pip_cache_plus only ever makes a "
-                    "file there): move it away, then run migrate again; nothing was changed"
-                )
-        for tmp in self.journal.leftovers():
-            with contextlib.suppress(FileNotFoundError):
-                if stat.S_ISREG(os.lstat(tmp).st_mode) and self.root.unlink(tmp) is not None:
-                    self.result.temp_files_removed += 1
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.journal.path)
 
     def _one(self, raw: RawEntry) -> None:
         if raw.problem is not None:
@@ -261,7 +241,7 @@ class _Run:
         """Write one entry's http-v2 temp files; None (and why, in the result) if not."""
         directory = step.meta.parent
         try:
-            return self._write_temps(step)
+            return self._stager.write(step, self._report)
         except FileNotFoundError as exc:
             if exc.filename is not None and Path(exc.filename) == step.source:
                 return None  # removed since we read it: nothing left to migrate
@@ -273,28 +253,6 @@ class _Run:
         except OSError as exc:
             self._stop(step.source, directory, exc)
         return None
-
-    def _write_temps(self, step: Step) -> Staged:
-        written: list[Path] = []
-        try:
-            with open_quietly(step.source) as src:
-                times = os.fstat(src.fileno())
-                self._prepare_dir(step.meta.parent)
-                mode = self._file_mode()
-                with staged_file(step.body_path, mode=mode, claims=self.journal) as (tmp, out):
-                    written.append(tmp)
-                    copy_body(src, out, step.body, self._report)
-                with staged_file(step.meta, mode=mode, claims=self.journal) as (tmp, out):
-                    written.append(tmp)
-                    out.write(step.metadata)
-            # The entry was not used by moving it: keep its times, so "last used" and
-            # prune --older-than see the same entry before and after (a rename keeps them).
-            for path in written:
-                os.utime(path, ns=(times.st_atime_ns, times.st_mtime_ns), follow_symlinks=False)
-        except BaseException:
-            remove_temps(written)
-            raise
-        return Staged(step.source, step.meta, step.body_path, written[1], written[0], step.size)
 
     def _commit(self) -> None:
         """Commit the batch (see :mod:`.batch`); remove the legacy files of its entries
@@ -339,20 +297,3 @@ class _Run:
             return
         if freed is not None:  # not removed by someone else first
             self.result.legacy_removed += 1
-
-    def _file_mode(self) -> int:
-        """pip >= 25's rule: the http-v2 dir's read/write bits, and always the owner's."""
-        if self._mode is None:
-            self._mode = os.stat(self.cache_dir / V2_DIR).st_mode & 0o666 | 0o600
-        return self._mode
-
-    def _prepare_dir(self, directory: Path) -> None:
-        """Create ``directory`` like pip (``makedirs``), never through a link; on first
-        use also clear the stale temp files in it."""
-        where = os.fspath(directory)
-        if where in self._ready_dirs:
-            return
-        created = self.root.makedirs(where)
-        self._ready_dirs.add(where)
-        if not created:  # a directory we just made holds no stale temp files
-            self.result.temp_files_removed += remove_stale_temps(self.root, directory, time.time())
