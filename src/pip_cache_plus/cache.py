@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .actions.show import Shown
     from .actions.verify import Verification
     from .inventory.filters import Filter
+    from .locate.indexes import IndexOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +58,15 @@ class Cache:
         *,
         index_urls: Sequence[str] | None = None,
         memo_dir: Path | None = None,
+        index_options: IndexOptions | None = None,
     ) -> None:
-        """``memo_dir``: where answers are remembered between runs (see :mod:`.memo`);
+        """``index_urls``: where pages may come from besides PyPI (default: what pip's
+        configuration and ``index_options``, pip's index options, say, by pip's rules);
+        ``memo_dir``: where answers are remembered between runs (see :mod:`.memo`);
         None: identify every entry from its files each time."""
         self.path = Path(path)
         self._index_urls = list(index_urls) if index_urls is not None else None
+        self._index_options = index_options
         self.memo_dir = memo_dir
 
     @classmethod
@@ -72,6 +77,7 @@ class Cache:
         no_cache_dir: bool = False,
         environ: Mapping[str, str] | None = None,
         memo: bool = False,
+        index_options: IndexOptions | None = None,
     ) -> Cache:
         """The cache pip would use, by pip's rules (``--cache-dir``, env, config, default);
         ``memo``: with the default memo directory (``$PIP_CACHE_PLUS_MEMO_DIR``...)."""
@@ -80,15 +86,15 @@ class Cache:
 
         found = find_cache(cache_dir, no_cache_dir=no_cache_dir, environ=environ)
         memo_dir = default_dir(os.environ if environ is None else environ) if memo else None
-        return cls(found.path, memo_dir=memo_dir)
+        return cls(found.path, memo_dir=memo_dir, index_options=index_options)
 
     @property
     def index_urls(self) -> list[str]:
         """Index URLs whose cached pages are used to recover entry URLs."""
         if self._index_urls is None:
-            from .locate.compat import configured_index_urls
+            from .locate.indexes import IndexOptions, index_urls
 
-            self._index_urls = configured_index_urls(os.environ)
+            self._index_urls = index_urls(self._index_options or IndexOptions(), os.environ)
         return self._index_urls
 
     def walk(

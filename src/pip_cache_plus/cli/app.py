@@ -31,13 +31,16 @@ from ..locate.cachedir import check_cache_dir
 from . import render
 from .console import printable_paths, silence_stdout
 from .options import (
+    INDEX_OPTION_COMMANDS,
     SOURCE_CHOICES,
     add_cache_options,
     add_filters,
     add_format,
+    add_index_options,
     age,
     filter_of,
     hint_of,
+    index_options_of,
     parse_top,
     patterns_of,
     sources_of,
@@ -418,6 +421,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         handler = add(sub)
         command = handler.__name__.removeprefix("_cmd_")
         add_cache_options(sub.choices[command], top=False)
+        if command in INDEX_OPTION_COMMANDS:
+            add_index_options(sub.choices[command])
         sub.choices[command].set_defaults(handler=handler)
     return parser
 
@@ -451,7 +456,10 @@ def _no_cycle_collection() -> Iterator[None]:
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
-        cache = Cache.locate(args.cache_dir, no_cache_dir=args.no_cache_dir, memo=True)
+        index = index_options_of(args)
+        cache = Cache.locate(
+            args.cache_dir, no_cache_dir=args.no_cache_dir, memo=True, index_options=index
+        )
         if args.command != "dir":  # which only says where it is, as pip's does
             check_cache_dir(cache.path)
         handler: Handler = args.handler

@@ -6,6 +6,7 @@ A bad value (pattern, age, size, kind) is argparse's error: exit 2 with one line
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import time
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from typing import TypeVar
 
 from ..errors import UsageError
 from ..inventory.filters import Filter, Pattern, any_of, parse_age, parse_kinds, parse_pattern
+from ..locate.indexes import IndexOptions
 from ..model import SOURCES, Source
 
 T = TypeVar("T")
@@ -127,3 +129,86 @@ def filter_of(args: argparse.Namespace) -> Filter:
 
 def sources_of(args: argparse.Namespace) -> tuple[Source, ...]:
     return SOURCES if args.source == "all" else (args.source,)
+
+
+#: Our commands that name entries, and so take pip's index options.
+INDEX_OPTION_COMMANDS = frozenset(
+    {"info", "list", "du", "show", "remove", "purge", "prune", "export", "verify"}
+)
+
+
+def add_index_options(parser: argparse.ArgumentParser) -> None:
+    """pip's index options, as pip spells them: where the pages and files in the cache
+    came from, so that their URLs can be proven (pip's precedence against ``PIP_*`` and
+    pip's configuration files applies)."""
+    group = parser.add_argument_group(
+        "index options (as given to pip; they only help name entries)"
+    )
+    group.add_argument(
+        "-i",
+        "--index-url",
+        "--pypi-url",
+        dest="index_url",
+        metavar="URL",
+        default=None,
+        help="the base URL of the index pip used (default: pip's configured one, or PyPI)",
+    )
+    group.add_argument(
+        "--extra-index-url",
+        dest="extra_index_urls",
+        metavar="URL",
+        action="append",
+        default=[],
+        help="an extra index pip used; can be given several times",
+    )
+    group.add_argument(
+        "-f",
+        "--find-links",
+        dest="find_links",
+        metavar="URL",
+        action="append",
+        default=[],
+        help="a find-links page pip read; can be given several times",
+    )
+    group.add_argument(
+        "--no-index",
+        action="store_true",
+        default=False,
+        help="pip used no index (only --find-links): configured index URLs are ignored",
+    )
+    group.add_argument(
+        "-r",
+        "--requirement",
+        dest="requirements",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="a requirements file pip read: the index options in it count, as in pip "
+        "(nested -r/-c files too); can be given several times",
+    )
+    group.add_argument(
+        "-c",
+        "--constraint",
+        dest="constraints",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="a constraints file pip read: likewise",
+    )
+
+
+def index_options_of(args: argparse.Namespace) -> IndexOptions:
+    """The index options given; the requirements files are read now (a missing one is
+    a usage error, as in pip), pip's configuration only when a page needs it."""
+    from ..locate.reqfile import read_requirements
+
+    if not hasattr(args, "index_url"):
+        return IndexOptions()
+    return IndexOptions(
+        index_url=args.index_url,
+        extra_index_urls=tuple(args.extra_index_urls),
+        find_links=tuple(args.find_links),
+        no_index=args.no_index,
+        constraint_lines=read_requirements(args.constraints, os.environ),
+        requirement_lines=read_requirements(args.requirements, os.environ),
+    )

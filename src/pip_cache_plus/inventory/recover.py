@@ -175,6 +175,8 @@ def _page_url(key: str, project: str | None, index_urls: Iterable[str]) -> str |
     for index_url in index_urls:
         base = index_url.rstrip("/") + "/"
         candidates = [base] if project is None else [f"{base}{project}/", base]
+        if index_url != base:  # a find-links page is fetched from its URL as given
+            candidates.append(index_url)
         for candidate in candidates:
             try:
                 if key_digest(cache_key(candidate)) == key:

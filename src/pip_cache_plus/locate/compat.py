@@ -35,7 +35,6 @@ from pip_cache_plus.locate.pipconfig import (
 
 PYPI_SIMPLE_URL = "https://pypi.org/simple/"
 
-_INDEX_COMMANDS = ("install", "download", "wheel", "index", "lock")
 _DUMMY_CACHE_DIR = PurePath(os.sep, "pip-cache-plus-dummy")
 # Anything else from pip's side means its internals moved: use the copy instead.
 _PIP_MOVED = (ImportError, AttributeError, TypeError, ValueError)
@@ -52,21 +51,11 @@ def load_configuration(environ: Mapping[str, str] | None = None) -> PipConfig:
 
 
 def configured_index_urls(environ: Mapping[str, str] | None = None) -> list[str]:
-    """Every index URL pip would fetch pages from, for any command that uses an index.
+    """Every URL pip would fetch pages from, for any command that uses an index, with no
+    index option on the command line (see :func:`.indexes.index_urls`)."""
+    from pip_cache_plus.locate.indexes import IndexOptions, index_urls
 
-    Per command pip takes the last ``index-url`` (default PyPI) and the last
-    ``extra-index-url`` (space separated) from ``[global]``, ``[<command>]`` and
-    ``PIP_*``. pip joins a project name to a base URL with ``posixpath.join``, so a
-    trailing slash makes no difference.
-    """
-    config = load_configuration(environ)
-    urls: dict[str, None] = {}
-    for command in _INDEX_COMMANDS:
-        index = config.for_command(command, {"index-url", "pypi-url"})
-        extra = config.for_command(command, {"extra-index-url"})
-        urls[index[-1].value if index else PYPI_SIMPLE_URL] = None
-        urls.update(dict.fromkeys(extra[-1].value.split() if extra else ()))
-    return list(urls)
+    return index_urls(IndexOptions(), environ)
 
 
 # pip's own code ------------------------------------------------------------------------

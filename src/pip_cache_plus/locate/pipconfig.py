@@ -31,7 +31,10 @@ XdgRule = Literal["raw", "stripped", "absolute"]
 
 #: The option names anything in pip_cache_plus asks about; "pypi-url" is an alias of
 #: "--index-url" that pip still accepts.
-NAMES = frozenset({"cache-dir", "no-cache-dir", "index-url", "pypi-url", "extra-index-url"})
+NAMES = frozenset(
+    {"cache-dir", "no-cache-dir", "index-url", "pypi-url", "extra-index-url"}
+    | {"find-links", "no-index", "constraint", "requirement"}
+)
 _ENV_NAMES_IGNORED = ("version", "help")  # pip's ENV_NAMES_IGNORED
 _ETC_DIR = "/etc"  # pip appends it to the XDG config dirs; tests point it elsewhere
 _XDG_CONFIG_DIRS_DEFAULT = "/etc/xdg"
