@@ -539,7 +539,9 @@ class IndexServer:
     listing for ...", relative links, files beside the page). ``pypi_headers`` adds
     PyPI's ``x-pypi-file-*``
     headers to files and ``.metadata``. ``gzip_pages`` gzips pages for clients that
-    accept it.
+    accept it. ``relative_links`` links files as ``../../files/<filename>`` in JSON and
+    HTML pages, as devpi, pypiserver and Nexus do (PyPI's links are absolute): only the
+    page's own URL resolves them.
     """
 
     def __init__(
@@ -551,7 +553,9 @@ class IndexServer:
         page_format: PageFormat = "auto",
         pypi_headers: bool = True,
         gzip_pages: bool = True,
+        relative_links: bool = False,
     ) -> None:
+        self.relative_links = relative_links
         self.packages: tuple[PackageFile, ...] = tuple(packages)
         self._by_filename = {p.filename: p for p in self.packages}
         self._projects: dict[str, list[PackageFile]] = {}
@@ -614,6 +618,12 @@ class IndexServer:
 
     def file_url(self, filename: str) -> str:
         return f"{self.base_url}/files/{filename}"
+
+    def _link(self, filename: str) -> str:
+        """A file's link on its project's page."""
+        if self.relative_links:
+            return f"../../files/{quote(filename)}"
+        return self.file_url(filename)
 
     def metadata_url(self, filename: str) -> str:
         return self.file_url(filename) + ".metadata"
@@ -806,7 +816,7 @@ class IndexServer:
             for p in sorted(self._projects[project], key=lambda p: p.filename):
                 entry: dict[str, object] = {
                     "filename": p.filename,
-                    "url": self.file_url(p.filename),
+                    "url": self._link(p.filename),
                     "hashes": {"sha256": p.sha256},
                     "requires-python": REQUIRES_PYTHON,
                     "size": p.size,
@@ -835,7 +845,7 @@ class IndexServer:
         else:
             links = []
             for p in sorted(self._projects[project], key=lambda p: p.filename):
-                attrs = f'href="{self.file_url(p.filename)}#sha256={p.sha256}"'
+                attrs = f'href="{self._link(p.filename)}#sha256={p.sha256}"'
                 attrs += f' data-requires-python="{html.escape(REQUIRES_PYTHON)}"'
                 if p.metadata_sha256 is not None:
                     value = f"sha256={p.metadata_sha256}"

@@ -8,9 +8,23 @@ from typing import Literal, get_args
 
 Source = Literal["http-v2", "http", "wheels"]
 Kind = Literal["wheel", "sdist", "metadata", "index", "other", "invalid"]
+#: How a filename was established: from the entry's URL, from a cached index page that
+#: lists the file (by name, tags or hash), rebuilt from the body's content, or the name of
+#: the file itself (a wheel pip built, in ``wheels/``).
+FilenameFrom = Literal["url", "page", "content", "file"]
+#: Why an entry's URL is not known.
+UrlUnknown = Literal[
+    "page-url-unknown",  # a cached page lists it, but the page's own URL is not known
+    "link-elsewhere",  # the page that lists it links a URL that is not this entry's key
+    "not-listed",  # no cached index page lists it
+    "index-unknown",  # an index page whose URL is under no known index
+    "no-origin",  # a built wheel without origin.json
+]
 
 SOURCES: tuple[Source, ...] = get_args(Source)
 KINDS: tuple[Kind, ...] = get_args(Kind)
+FILENAME_FROM: tuple[FilenameFrom, ...] = get_args(FilenameFrom)
+URL_UNKNOWN: tuple[UrlUnknown, ...] = get_args(UrlUnknown)
 #: Directory of each source under the cache dir.
 SOURCE_DIRS: dict[Source, str] = {"http-v2": "http-v2", "http": "http", "wheels": "wheels"}
 
@@ -80,6 +94,22 @@ class RawEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class Naming:
+    """How an entry was named, and what naming it again needs without reading its body."""
+
+    filename_from: FilenameFrom | None = None  # None: no filename is known
+    candidates: tuple[str, ...] = ()  # the files it is one of, when several fit
+    link: str | None = None  # the file's link as the page that lists it writes it
+    page: str | None = None  # the key of that page's entry
+    url_unknown: UrlUnknown | None = None  # why the URL is not known (None: it is)
+    body_sha256: str | None = None  # of the (decoded) body, when it had to be hashed
+    content_name: str | None = None  # the filename its content gives (wheels: rebuilt)
+
+
+NO_NAMING = Naming()
+
+
+@dataclass(frozen=True, slots=True)
 class CacheEntry:
     """An entry and what it holds. ``kind == "invalid"`` entries carry a ``problem``."""
 
@@ -92,6 +122,7 @@ class CacheEntry:
     stored: float | None = None  # Date header as a timestamp; None: use the file's mtime
     problem: str | None = None
     sha256: str | None = None  # the file's hash as a cached index page lists it (lower hex)
+    naming: Naming = NO_NAMING
 
     @property
     def source(self) -> Source:

@@ -22,7 +22,15 @@ from packaging.utils import canonicalize_name
 
 from ..errors import CacheFormatError
 
-__all__ = ["IndexFile", "IndexPage", "LoadedPage", "identify_page", "load_page", "parse_index_page"]
+__all__ = [
+    "IndexFile",
+    "IndexPage",
+    "ListedFile",
+    "LoadedPage",
+    "identify_page",
+    "load_page",
+    "parse_index_page",
+]
 
 _WHITESPACE = b"\xef\xbb\xbf \t\r\n"
 _SIMPLE_TYPE_PREFIX = "application/vnd.pypi.simple."
@@ -45,6 +53,18 @@ class IndexFile:
     filename: str
     sha256: str | None  # lower-case hex
     has_metadata: bool  # PEP 658/714 metadata advertised (and not false)
+
+
+@dataclass(frozen=True, slots=True)
+class ListedFile:
+    """A file as the page lists it, link unresolved: what naming a cached file by the
+    page needs when the page's own URL (which resolves relative links) is not known."""
+
+    filename: str
+    link: str  # the href (PEP 503) or url (PEP 691) as written, fragment dropped
+    sha256: str | None  # lower-case hex
+    metadata_sha256: str | None  # of its PEP 658 .metadata, when the page gives one
+    has_metadata: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +105,21 @@ class LoadedPage:
         if self._parser is not None:
             return _html_files(self._parser, page_url, wanted)
         return _json_files(self._document, page_url, wanted)
+
+    def listed(self) -> Iterator[ListedFile]:
+        """Every file with the hashes the page gives for it and its ``.metadata``."""
+        if self._parser is not None:
+            return _html_listed(self._parser)
+        return _json_listed(self._document)
+
+    def resolve(self, page_url: str, link: str) -> str | None:
+        """A listed ``link`` as pip requests it when the page came from ``page_url``."""
+        base: str | None = page_url
+        if self._parser is not None and self._parser.base:
+            resolved = _resolve(page_url, self._parser.base)
+            base = resolved[0] if resolved else page_url
+        found = _resolve(base, link)
+        return found[0] if found else None
 
     def filenames(self) -> Iterator[str]:
         """The names of the files it links, without resolving anything."""
@@ -191,6 +226,25 @@ def _json_files(document: Any, page_url: str | None, wanted: Wanted | None) -> I
         yield IndexFile(url, filename, sha256 or _fragment_sha256(fragment), has_metadata)
 
 
+def _json_listed(document: Any) -> Iterator[ListedFile]:
+    for item in document.get("files", ()):
+        if not isinstance(item, dict):
+            continue
+        filename, href = item.get("filename"), item.get("url")
+        if not isinstance(filename, str) or not isinstance(href, str):
+            continue
+        link, _, fragment = href.partition("#")
+        metadata = item.get("core-metadata")
+        if metadata is None:
+            metadata = item.get("dist-info-metadata")
+        hashes = item.get("hashes")
+        sha256 = _sha256(hashes.get("sha256")) if isinstance(hashes, dict) else None
+        metadata_sha256 = _sha256(metadata.get("sha256")) if isinstance(metadata, dict) else None
+        has_metadata = isinstance(metadata, dict) or bool(metadata)
+        sha256 = sha256 or _fragment_sha256(fragment)
+        yield ListedFile(filename, link, sha256, metadata_sha256, has_metadata)
+
+
 # --- HTML (PEP 503) --------------------------------------------------------------------
 
 
@@ -287,6 +341,21 @@ def _html_files(
         has_metadata = metadata is not None
         if wanted is None or wanted(url, has_metadata):
             yield IndexFile(url, _filename(url), _fragment_sha256(fragment), has_metadata)
+
+
+def _html_listed(parser: _PageParser) -> Iterator[ListedFile]:
+    for anchor in parser.anchors:
+        link, _, fragment = (anchor["href"] or "").partition("#")
+        path = link.split("?", 1)[0].rstrip("/")
+        filename = unquote(posixpath.basename(path))
+        if not filename:
+            continue
+        metadata = anchor.get("data-core-metadata")
+        if metadata is None:
+            metadata = anchor.get("data-dist-info-metadata")
+        metadata_sha256 = _fragment_sha256(metadata) if metadata is not None else None
+        has_metadata = metadata is not None
+        yield ListedFile(filename, link, _fragment_sha256(fragment), metadata_sha256, has_metadata)
 
 
 # --- links -----------------------------------------------------------------------------

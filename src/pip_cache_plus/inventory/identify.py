@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from packaging.utils import canonicalize_name
@@ -19,14 +19,16 @@ from packaging.utils import canonicalize_name
 from ..errors import CacheFormatError, unreadable
 from ..format import sniff, streams
 from ..fs.fsio import read_all
-from ..model import CacheEntry, RawEntry, invalid
+from ..model import CacheEntry, Naming, RawEntry, invalid
 from .memo import Memo, remembered, urls_digest
 from .names import classify
-from .recover import Candidates, IndexUrls, Recovered, recover
+from .pagematch import MATCHABLE, PageFiles, Unnamed, match
+from .recover import Candidates, IndexUrls, PageSource, Recovered, read_page, recover
 from .responses import (
     BodyRef,
     ReadResponse,
     body_length_problem,
+    body_sha256,
     open_body,
     parse_http_date,
     read_response,
@@ -38,6 +40,12 @@ _MAX_ORIGIN_JSON = 1024 * 1024
 MAX_SPOOL = 256 * 1024 * 1024
 _PAGE_MEDIA = ("html", "json")
 _HINT_KINDS: dict[str, sniff.Kind] = {"bdist_wheel": "wheel", "sdist": "sdist"}
+# The namings every entry of a route shares (one object each, not one per entry).
+_NAMING = Naming()
+_BY_URL = Naming("url")
+_INDEX_UNKNOWN = Naming(url_unknown="index-unknown")
+_BUILT = Naming("file")
+_BUILT_NO_ORIGIN = Naming("file", url_unknown="no-origin")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,16 +148,83 @@ def _answers(
     pending = [(raw, _reread_page(raw, first, known)) for raw, first in pending]
     pages = [(r.key, f) for r, f in pending if isinstance(f, _Head) and f.is_page and r.key]
     recovered = recover(pages, candidates, keys)
-    del pages
+    answers: list[CacheEntry] = []
+    heads: dict[int, _Head] = {}  # of the answers left to name by the pages
     pending.reverse()  # popped from the end, so each head is freed once answered
     while pending:
         raw, first = pending.pop()
         if isinstance(first, _Head):
-            yield _identify_http(raw, first, recovered)
+            entry = _identify_http(raw, first, recovered)
+            if _unnamed(entry):
+                heads[len(answers)] = first
         elif id(first) in known and first.kind != "invalid":
-            yield _recheck(raw, first, recovered)
+            entry = _recheck(raw, first, recovered)
         else:
-            yield first
+            entry = first
+        answers.append(entry)
+    todo = [i for i, entry in enumerate(answers) if _unnamed(entry)]
+    if todo:
+        files = _page_files(pages, recovered, {answers[i].project or "" for i in todo})
+        for i in todo:
+            answers[i] = _by_page(answers[i], files, heads.pop(i, None))
+    yield from answers
+
+
+def _unnamed(entry: CacheEntry) -> bool:
+    """Whether the pages' file lists may name ``entry``: its URL is not known, and its
+    content says what release it is."""
+    return (
+        entry.url is None
+        and entry.kind in MATCHABLE
+        and entry.project is not None
+        and entry.version is not None
+        and entry.raw.key is not None
+        and entry.raw.source != "wheels"
+    )
+
+
+def _page_files(
+    pages: Sequence[tuple[str, PageSource]], recovered: Recovered, projects: set[str]
+) -> PageFiles:
+    """The files listed by the pages of ``projects`` (and by pages that name none)."""
+    files = PageFiles(projects)
+    for key, head in pages:
+        page = recovered.pages.get(key)
+        if page is None or (page.project is not None and page.project not in projects):
+            continue
+        loaded = read_page(head)  # read again: only these pages, only when needed
+        if loaded is not None:
+            files.add(key, page.url, loaded)
+    return files
+
+
+def _by_page(entry: CacheEntry, files: PageFiles, head: _Head | None) -> CacheEntry:
+    assert entry.raw.key is not None and entry.project is not None and entry.version is not None
+    naming = entry.naming
+    digest = [naming.body_sha256]
+
+    def hashed() -> str | None:
+        if digest[0] is None:
+            digest[0] = _body_hash(entry.raw, head)
+        return digest[0]
+
+    unnamed = Unnamed(entry.raw.key, entry.kind, entry.project, entry.version, naming.content_name)
+    found = match(unnamed, files, hashed)
+    named = Naming(
+        found.filename_from, found.candidates, found.link, found.page, found.url_unknown,
+        digest[0], naming.content_name,
+    )  # fmt: skip
+    url = redact(found.url) if found.url is not None else None
+    return replace(entry, filename=found.filename, url=url, sha256=found.sha256, naming=named)
+
+
+def _body_hash(raw: RawEntry, head: _Head | None) -> str | None:
+    if head is None:  # a remembered answer: its response is read again
+        try:
+            head = _Head.of(read_response(raw))
+        except (CacheFormatError, OSError):
+            return None
+    return body_sha256(head.body, head.content_encoding)
 
 
 def _needs_pages(
@@ -184,12 +259,12 @@ def _recheck(raw: RawEntry, known: CacheEntry, recovered: Recovered) -> CacheEnt
             return known  # named by its content then, and still
         return _identify_again(raw)  # its page is gone: by content, as a fresh run would
     named = classify(url_filename(url))
-    if named is None:
-        return replace(known, url=redact(url))  # the URL names nothing: content, as before
+    if named is None:  # the URL names nothing: content, as before
+        return replace(known, url=redact(url), naming=replace(known.naming, url_unknown=None))
     sha256 = recovered.hashes.get(raw.key)
     return CacheEntry(
         raw, named.kind, named.project, named.version, named.filename, redact(url),
-        known.stored, sha256=sha256,
+        known.stored, sha256=sha256, naming=_BY_URL,
     )  # fmt: skip
 
 
@@ -226,25 +301,28 @@ def _name_http(raw: RawEntry, head: _Head, recovered: Recovered) -> CacheEntry:
     shown_url = redact(url) if url is not None else None
     page = recovered.pages.get(raw.key)
     if page is not None:
-        return CacheEntry(raw, "index", page.project, None, None, shown_url, head.stored)
+        naming = _NAMING if url is not None else _INDEX_UNKNOWN
+        return CacheEntry(
+            raw, "index", page.project, None, None, shown_url, head.stored, naming=naming
+        )
     if url is not None and (named := classify(url_filename(url))) is not None:
         sha256 = recovered.hashes.get(raw.key)  # checked by export and verify --deep
         return CacheEntry(
-            raw,
-            named.kind,
-            named.project,
-            named.version,
-            named.filename,
-            shown_url,
-            head.stored,
-            sha256=sha256,
-        )
+            raw, named.kind, named.project, named.version, named.filename, shown_url,
+            head.stored, sha256=sha256, naming=_BY_URL,
+        )  # fmt: skip
     found = _sniff(head)
     if found.kind == "other" and (hinted := _hinted(head)) is not None:
         found = hinted
-    return CacheEntry(
-        raw, found.kind, found.project, found.version, found.filename, shown_url, head.stored
+    naming = Naming(
+        "content" if found.filename is not None else None,
+        url_unknown=None if url is not None else "not-listed",
+        content_name=found.filename,
     )
+    return CacheEntry(
+        raw, found.kind, found.project, found.version, found.filename, shown_url, head.stored,
+        naming=naming,
+    )  # fmt: skip
 
 
 def _sniff(head: _Head) -> sniff.Sniffed:
@@ -289,14 +367,10 @@ def identify_built_wheel(raw: RawEntry) -> CacheEntry:
         return invalid(raw, "wheel with an invalid filename")
     url = _origin_url(raw)
     return CacheEntry(
-        raw,
-        "wheel",
-        named.project,
-        named.version,
-        named.filename,
-        redact(url) if url is not None else None,
-        None,
-    )
+        raw, "wheel", named.project, named.version, named.filename,
+        redact(url) if url is not None else None, None,
+        naming=_BUILT if url is not None else _BUILT_NO_ORIGIN,
+    )  # fmt: skip
 
 
 def _origin_url(raw: RawEntry) -> str | None:

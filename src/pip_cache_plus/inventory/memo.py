@@ -29,11 +29,11 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from ..model import KINDS, CacheEntry, RawEntry
+from ..model import FILENAME_FROM, KINDS, URL_UNKNOWN, CacheEntry, Naming, RawEntry
 
 MEMO_DIR_ENV = "PIP_CACHE_PLUS_MEMO_DIR"
 #: Bumped with any change to what identification answers (or to this format).
-FORMAT = 3  # 3: truncated bodies invalid; .metadata as pip reads pages; directory listings
+FORMAT = 4  # 4: how each was named (filename_from, candidates, link, page, body sha256...)
 _MAX_SIZE = 512 * 1024 * 1024
 
 
@@ -91,8 +91,10 @@ class Memo:
         record = self.records.pop(raw.where, None)
         if record is None or record[0] != _signature(raw):
             return None
-        kind, project, version, filename, url, stored, problem, sha256 = record[1:]
-        return CacheEntry(raw, kind, project, version, filename, url, stored, problem, sha256)
+        kind, project, version, filename, url, stored, problem, sha256, naming = record[1:]
+        return CacheEntry(
+            raw, kind, project, version, filename, url, stored, problem, sha256, _naming(naming)
+        )
 
     def pages(self) -> frozenset[str]:
         """Metadata paths of the index pages remembered in the walked directories."""
@@ -133,7 +135,27 @@ def _record(entry: CacheEntry) -> list[Any]:
         entry.stored,
         entry.problem,
         entry.sha256,
+        _naming_record(entry.naming),
     ]
+
+
+def _naming_record(naming: Naming) -> list[Any]:
+    return [
+        naming.filename_from,
+        list(naming.candidates),
+        naming.link,
+        naming.page,
+        naming.url_unknown,
+        naming.body_sha256,
+        naming.content_name,
+    ]
+
+
+def _naming(record: list[Any]) -> Naming:
+    filename_from, candidates, link, page, url_unknown, body_sha256, content_name = record
+    return Naming(
+        filename_from, tuple(candidates), link, page, url_unknown, body_sha256, content_name
+    )
 
 
 def urls_digest(urls: Iterable[str]) -> str:
@@ -167,7 +189,7 @@ def _read(file: Path, cache_dir: str) -> _Loaded:
 def _valid(record: object) -> bool:
     """A record as :func:`_record` writes it (the file is ours, but anyone may edit it)."""
     match record:
-        case [list(signature), str(kind), *texts_and_stored] if (
+        case [list(signature), str(kind), *texts_and_stored, list(naming)] if (
             kind in KINDS and len(texts_and_stored) == 7
         ):
             project, version, filename, url, stored, problem, sha256 = texts_and_stored
@@ -176,6 +198,19 @@ def _valid(record: object) -> bool:
                 all(type(v) in (int, float) for v in signature)
                 and all(t is None or type(t) is str for t in texts)
                 and (stored is None or type(stored) in (int, float))
+                and _valid_naming(naming)
+            )
+    return False
+
+
+def _valid_naming(naming: list[Any]) -> bool:
+    match naming:
+        case [filename_from, list(candidates), link, page, url_unknown, body_sha256, content]:
+            return (
+                (filename_from is None or filename_from in FILENAME_FROM)
+                and (url_unknown is None or url_unknown in URL_UNKNOWN)
+                and all(type(c) is str for c in candidates)
+                and all(t is None or type(t) is str for t in (link, page, body_sha256, content))
             )
     return False
 

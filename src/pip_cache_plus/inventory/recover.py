@@ -23,7 +23,7 @@ from .names import classify
 from .responses import BodyRef, open_body
 from .urls import cache_key
 
-__all__ = ["Candidates", "IndexUrls", "Page", "PageSource", "Recovered", "recover"]
+__all__ = ["Candidates", "IndexUrls", "Page", "PageSource", "Recovered", "read_page", "recover"]
 
 #: Decoded index pages bigger than this are not read for URL recovery.
 MAX_PAGE_SIZE = 64 * 1024 * 1024
@@ -97,7 +97,7 @@ def recover(
     hashes: dict[str, str] = {}
     wanted = _cached_in(keys)
     for key, head in pages:
-        page = _read_page(head)
+        page = read_page(head)
         if page is None:
             continue
         project, page_url = page.project, _page_url(key, page.project, index_urls)
@@ -141,7 +141,7 @@ def _cached_in(keys: Collection[str]) -> simple.Wanted:
     return wanted
 
 
-def _read_page(head: PageSource) -> simple.LoadedPage | None:
+def read_page(head: PageSource) -> simple.LoadedPage | None:
     try:
         with open_body(head.body) as fp:
             limit = min(MAX_PAGE_SIZE, streams.decode_limit(head.body.length, PAGE_MAX_RATIO))

@@ -7,6 +7,7 @@ read as head + tail around the inline body, never whole.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import re
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import CacheFormatError
+from ..format import streams
 from ..format.records import (
     LEGACY_HEAD_SIZE,
     MAX_METADATA_SIZE,
@@ -111,6 +113,24 @@ def open_body(ref: BodyRef) -> Iterator[BinaryIO]:
         return
     with open_quietly(ref.path) as fp:
         yield window(fp, ref.offset, ref.length)
+
+
+_CHUNK = 1 << 20
+
+
+def body_sha256(ref: BodyRef, content_encoding: str | None) -> str | None:
+    """The sha256 of the body as the file it is (decoded from any ``Content-Encoding``),
+    streamed; None if it cannot be read or decoded."""
+    digest = hashlib.sha256()
+    try:
+        with open_body(ref) as fp:
+            limit = streams.decode_limit(ref.length)
+            stream = streams.open_decoded(fp, content_encoding, limit=limit)
+            while chunk := stream.read(_CHUNK):
+                digest.update(chunk)
+    except (CacheFormatError, OSError):
+        return None
+    return digest.hexdigest()
 
 
 def date_header(response: CachedResponse) -> float | None:

@@ -111,7 +111,11 @@ class EntryJSON(TypedDict):
     project: str | None
     version: str | None
     filename: str | None
+    filename_from: str | None
+    candidates: list[str] | None
+    link: str | None
     url: str | None
+    url_unknown: str | None
     key: str | None
     path: str
     body_path: str | None
@@ -123,13 +127,19 @@ class EntryJSON(TypedDict):
 
 def entry_json(entry: CacheEntry) -> EntryJSON:
     raw = entry.raw
+    naming = entry.naming
     return {
         "source": raw.source,
         "kind": entry.kind,
         "project": entry.project,
         "version": entry.version,
         "filename": entry.filename,
+        "filename_from": naming.filename_from,
+        # null, not [], when there are none: an entry of scalars is written in one go
+        "candidates": list(naming.candidates) if naming.candidates else None,
+        "link": naming.link,
         "url": entry.url,
+        "url_unknown": naming.url_unknown,
         "key": raw.key,
         "path": raw.where,
         "body_path": raw.body_where,

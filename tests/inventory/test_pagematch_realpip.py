@@ -1,0 +1,111 @@
+"""Exact names with nothing configured: caches real pips filled from an index given only
+on pip's command line, whose pages link files relatively (as devpi, pypiserver and Nexus
+do), so no page's links resolve and no file URL can be recovered."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pip_cache_plus import Cache
+from pip_cache_plus.model import CacheEntry
+from realpip import (
+    BuiltCache,
+    IndexServer,
+    PackageFile,
+    PipRunner,
+    RequestRecord,
+    build_cache,
+    cache_entry_path,
+    http_dir_for,
+    normalize,
+)
+
+pytestmark = pytest.mark.realpip
+
+CASES = [
+    pytest.param(("legacy", "json"), id="pip-23.2.1-json"),
+    pytest.param(("legacy", "html"), id="pip-23.2.1-html"),
+    pytest.param(("v2", "json"), id="pip-latest-json"),
+    pytest.param(("v2", "html"), id="pip-latest-html"),
+]
+
+
+@pytest.fixture(scope="module", params=CASES)
+def relative_cache(
+    request: pytest.FixtureRequest,
+    packages: tuple[PackageFile, ...],
+    pip_legacy: PipRunner,
+    pip_current: PipRunner,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[BuiltCache]:
+    kind, page_format = request.param
+    with IndexServer(packages, page_format=page_format, relative_links=True) as server:
+        dest = tmp_path_factory.mktemp(f"relative-{kind}-{page_format}")
+        yield build_cache(kind, server=server, dest=dest, legacy=pip_legacy, current=pip_current)
+
+
+def _truth(built: BuiltCache) -> dict[str, RequestRecord]:
+    return {
+        cache_entry_path(built.path, r.url, http_dir_for(r.pip_version or "")).name: r
+        for r in built.fetches
+        if r.pip_version is not None
+    }
+
+
+def _assert_right(built: BuiltCache, entries: list[CacheEntry], *, urls_known: bool) -> None:
+    truth = _truth(built)
+    http = [e for e in entries if e.source != "wheels"]
+    assert len(http) == len(truth)
+    for entry in http:
+        assert entry.raw.key is not None
+        record = truth[entry.raw.key]
+        assert entry.url == (record.url if urls_known else None), entry
+        if record.kind == "page":
+            assert (entry.kind, entry.project) == ("index", normalize(record.url.split("/")[-2]))
+            continue
+        assert record.filename is not None
+        package = built.package(record.filename)
+        suffix = ".metadata" if record.kind == "metadata" else ""
+        got = (entry.kind, entry.project, entry.version, entry.filename)
+        want = (record.kind if suffix else package.kind, package.project, package.version)
+        assert got == (*want, package.filename + suffix), entry
+        assert entry.naming.filename_from == ("url" if urls_known else "page")
+        if not urls_known:
+            assert entry.naming.url_unknown == "page-url-unknown"
+            assert entry.naming.link == f"../../files/{package.filename}{suffix}"
+
+
+def _listing(cache: Path, index_urls: list[str], memo: Path | None) -> list[CacheEntry]:
+    return sorted(Cache(cache, index_urls=index_urls, memo_dir=memo).entries(), key=_order)
+
+
+def _order(entry: CacheEntry) -> str:
+    return entry.raw.where
+
+
+def _answers(entries: list[CacheEntry]) -> list[tuple[object, ...]]:
+    return [(e.kind, e.project, e.version, e.filename, e.url, e.naming) for e in entries]
+
+
+def test_nothing_configured_every_file_is_named_exactly(
+    relative_cache: BuiltCache, tmp_path: Path
+) -> None:
+    plain = _listing(relative_cache.path, [], None)
+    _assert_right(relative_cache, plain, urls_known=False)
+    cold = _listing(relative_cache.path, [], tmp_path / "memo")
+    warm = _listing(relative_cache.path, [], tmp_path / "memo")
+    assert _answers(cold) == _answers(warm) == _answers(plain)
+
+
+def test_with_the_index_configured_every_url_is_right(
+    relative_cache: BuiltCache, tmp_path: Path
+) -> None:
+    urls = [relative_cache.index_url]
+    _assert_right(relative_cache, _listing(relative_cache.path, urls, None), urls_known=True)
+    # A memo of the unconfigured run, then the index: the answers follow it.
+    _listing(relative_cache.path, [], tmp_path / "memo")
+    remembered = _listing(relative_cache.path, urls, tmp_path / "memo")
+    _assert_right(relative_cache, remembered, urls_known=True)
