@@ -38,6 +38,7 @@ from .options import (
     add_format,
     add_index_options,
     age,
+    command_hint_of,
     filter_of,
     hint_of,
     index_options_of,
@@ -91,7 +92,8 @@ def _add_list(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handl
 
 def _cmd_list(args: argparse.Namespace, cache: Cache) -> int:
     entries = cache.select(filter_of(args), sources_of(args))
-    render.render_list(entries, cache.path, args.format, sys.stdout)
+    hint = command_hint_of(args)
+    render.render_list(entries, cache.path, args.format, sys.stdout, hint=hint)
     _warn_unmatched(args, cache, entries)
     return EXIT_OK
 
@@ -207,7 +209,8 @@ def _add_show(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handl
 
 def _cmd_show(args: argparse.Namespace, cache: Cache) -> int:
     shown = cache.show(filter_of(args), sources_of(args))
-    render.render_show(shown, cache.path, args.format, sys.stdout)
+    hint = command_hint_of(args)
+    render.render_show(shown, cache.path, args.format, sys.stdout, hint=hint)
     _warn_unmatched(args, cache, [s.entry for s in shown])
     return EXIT_OK if shown else EXIT_ERROR
 

@@ -212,3 +212,20 @@ def index_options_of(args: argparse.Namespace) -> IndexOptions:
         constraint_lines=read_requirements(args.constraints, os.environ),
         requirement_lines=read_requirements(args.requirements, os.environ),
     )
+
+
+def command_hint_of(args: argparse.Namespace) -> str:
+    """This run's command line for a hint that adds an index option: the ``--cache-dir``
+    and the index options the user gave (all but ``--index-url``, which the hint
+    supplies), so a pasted hint reaches the same cache with the same indexes."""
+    words = [args.command]
+    if hasattr(args, "pattern"):
+        words += [p.text for p in patterns_of(args) if p.text != "*"]
+    for url in getattr(args, "extra_index_urls", ()):
+        words += ["--extra-index-url", url]
+    for url in getattr(args, "find_links", ()):
+        words += ["--find-links", url]
+    for option, dest in (("-r", "requirements"), ("-c", "constraints")):
+        for path in getattr(args, dest, ()):
+            words += [option, path]
+    return f"{hint_of(args)} {shlex.join(words)}"

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TextIO, TypedDict
 
 from ...model import Source
+from .naming import name_note
 
 if TYPE_CHECKING:
     from ...model import CacheEntry
@@ -165,7 +166,9 @@ def describe(entry: CacheEntry, cache_dir: Path) -> str:
         version = f" {entry.version}" if entry.version else ""
         subject = entry.project or entry.raw.key or entry.raw.path.name
         name = f"{subject}{version} [{'index page' if entry.kind == 'index' else entry.kind}]"
-    return f" - {name} ({size}, {entry.kind}, {entry.source})"
+    note = name_note(entry)
+    tail = f"; {note}" if note is not None else ""
+    return f" - {name} ({size}, {entry.kind}, {entry.source}{tail})"
 
 
 def relative(path: Path, cache_dir: Path) -> str:

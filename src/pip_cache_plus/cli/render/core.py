@@ -17,6 +17,7 @@ from .common import (
     format_size,
     sort_key,
 )
+from .naming import unknown_urls_note
 from .space import total_line
 
 if TYPE_CHECKING:
@@ -103,7 +104,15 @@ def render_info(info: CacheInfo, fmt: Format, out: TextIO) -> None:
 # -- list ---------------------------------------------------------------------------------
 
 
-def render_list(entries: Sequence[CacheEntry], cache_dir: Path, fmt: Format, out: TextIO) -> None:
+def render_list(
+    entries: Sequence[CacheEntry],
+    cache_dir: Path,
+    fmt: Format,
+    out: TextIO,
+    *,
+    hint: str = "python -m pip_cache_plus list",
+) -> None:
+    """``hint``: the user's command line, for the note on unknown URLs."""
     ordered = sorted(entries, key=sort_key)
     if fmt == "json":
         data: ListJSON = {
@@ -123,6 +132,9 @@ def render_list(entries: Sequence[CacheEntry], cache_dir: Path, fmt: Format, out
         out.write("Cache contents:\n\n")
         out.write("\n".join(describe(e, cache_dir) for e in ordered) + "\n")
         out.write(f"\n{total_line(ordered)}\n")
+        note = unknown_urls_note(ordered, hint)
+        if note is not None:
+            out.write(f"\n{note}\n")
 
 
 # -- remove / purge -----------------------------------------------------------------------

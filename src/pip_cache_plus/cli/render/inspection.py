@@ -18,6 +18,7 @@ from .common import (
     relative,
     sort_key,
 )
+from .naming import name_source, url_unknown_line
 
 if TYPE_CHECKING:
     from ...actions.show import Freshness, Shown
@@ -122,7 +123,7 @@ def describe_freshness(fresh: Freshness | None) -> str:
     return f"stale since {iso(fresh.until)} ({basis}); {after}"
 
 
-def _shown_lines(shown: Shown) -> list[str]:
+def _shown_lines(shown: Shown, hint: str) -> list[str]:
     entry, raw = shown.entry, shown.entry.raw
     title = entry.filename or entry.project or raw.key or raw.path.name
     what = " ".join(part for part in (entry.project, entry.version) if part)
@@ -133,6 +134,10 @@ def _shown_lines(shown: Shown) -> list[str]:
     if entry.url is not None:
         label = "Built from" if entry.source == "wheels" else "URL"
         rows.append((label, entry.url))
+    elif (unknown := url_unknown_line(entry, hint)) is not None:
+        rows.append(("Built from" if entry.source == "wheels" else "URL", unknown))
+    if (source := name_source(entry)) is not None:
+        rows.append(("Name from", source))
     rows += [("File", f"{f.path} ({format_size(f.size)})") for f in raw.files]
     rows += [
         ("Size", format_size(raw.size)),
@@ -156,7 +161,15 @@ def _shown_lines(shown: Shown) -> list[str]:
     return [title] + [f"  {label + ':':<{width}}{value}" for label, value in rows]
 
 
-def render_show(shown: Sequence[Shown], cache_dir: Path, fmt: Format, out: TextIO) -> None:
+def render_show(
+    shown: Sequence[Shown],
+    cache_dir: Path,
+    fmt: Format,
+    out: TextIO,
+    *,
+    hint: str = "python -m pip_cache_plus show",
+) -> None:
+    """``hint``: the user's command line, for the URL line of an entry whose URL is unknown."""
     ordered = sorted(shown, key=lambda s: sort_key(s.entry))
     if fmt == "json":
         data: ShowJSON = {
@@ -166,7 +179,7 @@ def render_show(shown: Sequence[Shown], cache_dir: Path, fmt: Format, out: TextI
         }
         dump(data, out)
         return
-    out.write("\n\n".join("\n".join(_shown_lines(s)) for s in ordered))
+    out.write("\n\n".join("\n".join(_shown_lines(s, hint)) for s in ordered))
     if ordered:
         out.write("\n")
 
