@@ -4,12 +4,15 @@ do), so no page's links resolve and no file URL can be recovered."""
 
 from __future__ import annotations
 
+import json
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pip_cache_plus import Cache
+from pip_cache_plus.cli.app import main
 from pip_cache_plus.model import CacheEntry
 from realpip import (
     BuiltCache,
@@ -109,3 +112,43 @@ def test_with_the_index_configured_every_url_is_right(
     _listing(relative_cache.path, [], tmp_path / "memo")
     remembered = _listing(relative_cache.path, urls, tmp_path / "memo")
     _assert_right(relative_cache, remembered, urls_known=True)
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = main(list(args))
+    return code, capsys.readouterr().out
+
+
+@pytest.mark.usefixtures("isolated_pip_env")
+def test_the_cli_says_why_urls_are_unknown_and_what_to_pass(
+    relative_cache: BuiltCache, capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = str(relative_cache.path)
+    code, out = _run(capsys, "--cache-dir", where, "list", "--format", "json")
+    entries = json.loads(out)["entries"]
+    http = [e for e in entries if e["source"] != "wheels"]
+    assert code == 0 and http and all(e["url"] is None for e in http)
+    assert {e["filename_from"] for e in http if e["kind"] != "index"} == {"page"}
+    assert {e["url_unknown"] for e in http} == {"page-url-unknown", "index-unknown"}
+    code, out = _run(capsys, "--cache-dir", where, "list")
+    hint = f"python -m pip_cache_plus --cache-dir {shlex.quote(where)} list --index-url URL"
+    assert out.count("URL unknown for") == 1
+    assert out.rstrip().endswith(f"pass --index-url URL (the one pip used): {hint}")
+    code, out = _run(capsys, "--cache-dir", where, "show", "tiny-pure==1.0", "--kind", "wheel")
+    url_lines = [line for line in out.splitlines() if line.lstrip().startswith("URL:")]
+    assert url_lines == [
+        "  URL:            unknown: the page that lists it is in the cache but its own URL is "
+        "not known; pass --index-url URL (the one pip used): python -m pip_cache_plus "
+        f"--cache-dir {shlex.quote(where)} show tiny-pure==1.0 --index-url URL"
+    ]
+    # The hint does what it says.
+    code, out = _run(
+        capsys, "--cache-dir", where, "list", "--format", "json",
+        "--index-url", relative_cache.index_url,
+    )  # fmt: skip
+    named = [e for e in json.loads(out)["entries"] if e["source"] != "wheels"]
+    assert all(e["url"] is not None and e["url_unknown"] is None for e in named)
+    assert (
+        "URL unknown"
+        not in _run(capsys, "--cache-dir", where, "list", "-i", relative_cache.index_url)[1]
+    )
