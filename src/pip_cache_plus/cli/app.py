@@ -79,7 +79,7 @@ def _add_info(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handl
 
 
 def _cmd_info(args: argparse.Namespace, cache: Cache) -> int:
-    render.render_info(cache.info(), args.format, sys.stdout)
+    render.render_info(cache.info(), args.format, sys.stdout, hint=hint_of(args))
     return EXIT_OK
 
 
@@ -457,6 +457,13 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
+def _note_missing(path: Path, args: argparse.Namespace) -> None:
+    """A cache dir that is not there is an empty cache, said on stderr: a mistyped
+    ``--cache-dir`` must not pass for an empty cache."""
+    if not check_cache_dir(path) and not getattr(args, "quiet", False):
+        print(f"Note: the cache dir {path} does not exist; treated as empty.", file=sys.stderr)
+
+
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         index = index_options_of(args)
@@ -464,7 +471,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             args.cache_dir, no_cache_dir=args.no_cache_dir, memo=True, index_options=index
         )
         if args.command != "dir":  # which only says where it is, as pip's does
-            check_cache_dir(cache.path)
+            _note_missing(cache.path, args)
         handler: Handler = args.handler
         return handler(args, cache)
     except UsageError as exc:

@@ -140,14 +140,15 @@ __all__ = [
 ]
 
 
-def check_cache_dir(path: Path) -> None:
-    """A cache dir that is missing is an empty cache; one that is not a directory (or
-    cannot be one: a part of its path is a file), cannot be reached or cannot be read is
-    an error, before a command takes it for empty or tries to write there."""
+def check_cache_dir(path: Path) -> bool:
+    """Whether the cache dir exists. A missing one is an empty cache; one that is not a
+    directory (or cannot be one: a part of its path is a file), cannot be reached or
+    cannot be read is an error, before a command takes it for empty or tries to write
+    there."""
     try:
         mode = os.stat(path).st_mode  # a link to a directory is fine: pip follows it
     except FileNotFoundError:
-        return
+        return False
     except NotADirectoryError:
         raise PipCachePlusError(
             f"the cache dir {path} cannot be a directory: a part of its path is a file"
@@ -158,3 +159,4 @@ def check_cache_dir(path: Path) -> None:
         raise PipCachePlusError(f"the cache dir {path} is not a directory")
     if not os.access(path, os.R_OK | os.X_OK):
         raise PipCachePlusError(f"the cache dir {path} cannot be read (permission denied)")
+    return True

@@ -12,6 +12,7 @@ from .common import (
     EntryJSON,
     Format,
     describe,
+    describe_all,
     dump,
     entry_json,
     format_size,
@@ -22,7 +23,7 @@ from .common import (
 if TYPE_CHECKING:
     from ...actions.export import Exported, ExportResult, Skipped
     from ...actions.migrate import Migration
-    from ...actions.prune import PruneResult
+    from ...actions.prune import Eviction, Kept, PruneResult
     from ...model import CacheEntry
 
 # -- prune --------------------------------------------------------------------------------
@@ -66,8 +67,12 @@ def _pruned_json(entry: CacheEntry, reason: str) -> PrunedJSON:
     return {**entry_json(entry), "reason": reason}
 
 
-def _pruned_line(entry: CacheEntry, reason: str, cache_dir: Path) -> str:
-    line = describe(entry, cache_dir)
+def _pruned_lines(pruned: Sequence[Eviction | Kept], cache_dir: Path) -> list[str]:
+    lines = describe_all([p.entry for p in pruned], cache_dir)
+    return [_pruned_line(p.entry, p.reason, line) for p, line in zip(pruned, lines, strict=True)]
+
+
+def _pruned_line(entry: CacheEntry, reason: str, line: str) -> str:
     if reason in _KEPT_REASONS:
         return f"{line} [{_KEPT_REASONS[reason]}]"
     if entry.kind == "invalid":
@@ -106,28 +111,38 @@ def render_prune(result: PruneResult, cache_dir: Path, fmt: Format, out: TextIO)
     lines: list[str] = []
     if removed:
         lines.append("Would remove:" if removal.dry_run else "Removed:")
-        lines += [_pruned_line(e.entry, e.reason, cache_dir) for e in removed]
+        lines += _pruned_lines(removed, cache_dir)
         lines.append("")
     if plan.kept or result.changed:
         lines.append("Left alone:")
-        lines += [_pruned_line(k.entry, k.reason, cache_dir) for k in plan.kept]
+        lines += _pruned_lines(plan.kept, cache_dir)
         lines += [f"{describe(e.entry, cache_dir)} [changed while pruning]" for e in result.changed]
         lines.append("")
     verb = "that would be removed" if removal.dry_run else "removed"
     lines.append(f"Files {verb}: {removal.files} ({format_size(removal.bytes)})")
     if removal.directories:
         lines.append(f"Directories {verb}: {removal.directories}")
-    before, after = ("now", "after pruning") if removal.dry_run else ("before", "after")
-    lines.append(
-        f"Cache size: {format_size(plan.size_before)} {before}, "
-        f"{format_size(result.size_after)} {after}"
-    )
+    lines.append(_size_line(plan.size_before, result.size_after, dry_run=removal.dry_run))
     if not result.target_reached and plan.max_size is not None:
         lines.append(
             f"Note: still over {format_size(plan.max_size)}: what is left is in use, "
             "excluded by --kind, or not pip's to remove (see above)."
         )
     out.write("\n".join(lines) + "\n")
+
+
+def _size_line(size_before: int, size_after: int, *, dry_run: bool) -> str:
+    """``Cache size: 2.7 MB before, 2.6 MB after``; in bytes when rounding would show
+    the same figure twice (70 kB off 2.7 MB), so it always says what changed."""
+    before, after = ("now", "after pruning") if dry_run else ("before", "after")
+    shown = format_size(size_before), format_size(size_after)
+    if shown[0] == shown[1] and size_before != size_after:
+        shown = f"{size_before:,} bytes", f"{size_after:,} bytes"
+    freed = "to be freed" if dry_run else "freed"
+    return (
+        f"Cache size: {shown[0]} {before}, {shown[1]} {after} "
+        f"({format_size(size_before - size_after)} {freed})"
+    )
 
 
 # -- export -------------------------------------------------------------------------------

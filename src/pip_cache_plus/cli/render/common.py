@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TextIO, TypedDict
@@ -153,6 +154,17 @@ def entry_json(entry: CacheEntry) -> EntryJSON:
 
 def sort_key(entry: CacheEntry) -> tuple[str, str, str, str]:
     return (entry.project or "~", entry.filename or "~", entry.source, entry.raw.where)
+
+
+def describe_all(entries: Sequence[CacheEntry], cache_dir: Path) -> list[str]:
+    """``describe`` each entry; lines that would repeat (built wheels of one name in
+    different ``wheels/`` directories) end with the directory that tells them apart."""
+    lines = [describe(e, cache_dir) for e in entries]
+    counts = Counter(lines)
+    return [
+        f"{line} in {relative(e.raw.path.parent, cache_dir)}/" if counts[line] > 1 else line
+        for line, e in zip(lines, entries, strict=True)
+    ]
 
 
 def describe(entry: CacheEntry, cache_dir: Path) -> str:

@@ -11,7 +11,7 @@ from .common import (
     SCHEMA_VERSION,
     EntryJSON,
     Format,
-    describe,
+    describe_all,
     dump,
     entry_json,
     format_size,
@@ -81,7 +81,11 @@ def info_json(info: CacheInfo) -> InfoJSON:
     }
 
 
-def render_info(info: CacheInfo, fmt: Format, out: TextIO) -> None:
+def render_info(
+    info: CacheInfo, fmt: Format, out: TextIO, *, hint: str = "python -m pip_cache_plus"
+) -> None:
+    """``hint``: the command line the notes' commands start with (the user's
+    ``--cache-dir`` in it)."""
     if fmt == "json":
         dump(info_json(info), out)
         return
@@ -95,8 +99,7 @@ def render_info(info: CacheInfo, fmt: Format, out: TextIO) -> None:
     if legacy.entries:
         lines.append(
             f"Note: pip >= 23.3 never reads {legacy.path}; "
-            "'python -m pip_cache_plus migrate' moves it to http-v2, "
-            "'python -m pip_cache_plus purge --legacy' deletes it."
+            f"'{hint} migrate' moves it to http-v2, '{hint} purge --legacy' deletes it."
         )
     out.write("\n".join(lines) + "\n")
 
@@ -130,7 +133,7 @@ def render_list(
         out.write("No matching entries.\n")
     else:
         out.write("Cache contents:\n\n")
-        out.write("\n".join(describe(e, cache_dir) for e in ordered) + "\n")
+        out.write("\n".join(describe_all(ordered, cache_dir)) + "\n")
         out.write(f"\n{total_line(ordered)}\n")
         note = unknown_urls_note(ordered, hint)
         if note is not None:
@@ -160,11 +163,11 @@ def render_removal(result: Removal, cache_dir: Path, fmt: Format, out: TextIO) -
     if result.kept:
         out.write("Left alone (symbolic links are never followed or removed):\n\n")
         kept = sorted(result.kept, key=sort_key)
-        out.write("\n".join(describe(e, cache_dir) for e in kept) + "\n\n")
+        out.write("\n".join(describe_all(kept, cache_dir)) + "\n\n")
     if result.dry_run:
         if ordered:
             out.write("Would remove:\n\n")
-            out.write("\n".join(describe(e, cache_dir) for e in ordered) + "\n\n")
+            out.write("\n".join(describe_all(ordered, cache_dir)) + "\n\n")
         out.write(f"Files that would be removed: {result.files} ({format_size(result.bytes)})\n")
         if result.directories:
             out.write(f"Directories that would be removed: {result.directories}\n")
@@ -172,7 +175,7 @@ def render_removal(result: Removal, cache_dir: Path, fmt: Format, out: TextIO) -
     if result.changed:
         out.write("Left as a pip just wrote them again:\n\n")
         changed = sorted(result.changed, key=sort_key)
-        out.write("\n".join(describe(e, cache_dir) for e in changed) + "\n\n")
+        out.write("\n".join(describe_all(changed, cache_dir)) + "\n\n")
     out.write(f"Files removed: {result.files} ({format_size(result.bytes)})\n")
     if result.directories:
         out.write(f"Directories removed: {result.directories}\n")
