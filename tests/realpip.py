@@ -87,6 +87,7 @@ PackageKind = Literal["wheel", "sdist"]
 RequestKind = Literal["page", "file", "metadata", "other"]
 CacheKind = Literal["legacy", "v2", "mixed"]
 PageFormat = Literal["auto", "json", "html", "dirlisting"]
+FileLayout = Literal["files", "pypiserver", "warehouse"]
 
 CACHE_KINDS: Final[tuple[CacheKind, ...]] = ("legacy", "v2", "mixed")
 LEGACY_PIP: Final = "23.2.1"
@@ -542,6 +543,13 @@ class IndexServer:
     accept it. ``relative_links`` links files as ``../../files/<filename>`` in JSON and
     HTML pages, as devpi, pypiserver and Nexus do (PyPI's links are absolute): only the
     page's own URL resolves them.
+
+    ``layout`` says where files live: ``"files"`` at ``/files/<filename>``;
+    ``"pypiserver"`` at ``/packages/<filename>``, linked relatively
+    (``../../packages/<filename>``) as pypiserver links them; ``"warehouse"`` at PyPI's
+    ``/packages/<b2[:2]>/<b2[2:4]>/<b2[4:]>/<filename>`` (``b2``: the blake2b-256 of the
+    file). ``page_cache=False`` sends pages and redirects with no cache headers at all
+    (no Cache-Control, no ETag), as pypiserver does: pip then caches only the files.
     """
 
     def __init__(
@@ -554,10 +562,15 @@ class IndexServer:
         pypi_headers: bool = True,
         gzip_pages: bool = True,
         relative_links: bool = False,
+        layout: FileLayout = "files",
+        page_cache: bool = True,
     ) -> None:
         self.relative_links = relative_links
+        self.layout: FileLayout = layout
+        self.page_cache = page_cache
         self.packages: tuple[PackageFile, ...] = tuple(packages)
         self._by_filename = {p.filename: p for p in self.packages}
+        self._by_path = {urlsplit(self.file_path(p.filename)).path: p for p in self.packages}
         self._projects: dict[str, list[PackageFile]] = {}
         for p in self.packages:
             self._projects.setdefault(p.project, []).append(p)
@@ -616,13 +629,23 @@ class IndexServer:
     def page_url(self, project: str) -> str:
         return f"{self.index_url}{normalize(project)}/"
 
+    def file_path(self, filename: str) -> str:
+        """Where ``filename`` is served, by :attr:`layout`."""
+        if self.layout == "pypiserver":
+            return f"/packages/{filename}"
+        if self.layout == "warehouse":
+            data = self._by_filename[filename].path.read_bytes()
+            b2 = hashlib.blake2b(data, digest_size=32).hexdigest()
+            return f"/packages/{b2[:2]}/{b2[2:4]}/{b2[4:]}/{filename}"
+        return f"/files/{filename}"
+
     def file_url(self, filename: str) -> str:
-        return f"{self.base_url}/files/{filename}"
+        return self.base_url + self.file_path(filename)
 
     def _link(self, filename: str) -> str:
-        """A file's link on its project's page."""
-        if self.relative_links:
-            return f"../../files/{quote(filename)}"
+        """A file's link on its project's page (pypiserver's are relative)."""
+        if self.relative_links or self.layout == "pypiserver":
+            return "../.." + quote(self.file_path(filename))
         return self.file_url(filename)
 
     def metadata_url(self, filename: str) -> str:
@@ -715,8 +738,13 @@ class IndexServer:
             if name not in self._projects:
                 return self._not_found("page")
             return self._page(name, headers)
-        if path.startswith("/files/"):
+        if path.startswith("/files/") and self.layout == "files":
             return self._file(path.removeprefix("/files/"), headers)
+        served = self._by_path.get(path.removesuffix(".metadata"))
+        if served is not None:
+            return self._file(
+                served.filename + path[len(path.removesuffix(".metadata")) :], headers
+            )
         return self._not_found()
 
     def _not_found(self, kind: RequestKind = "other") -> _Response:
@@ -725,11 +753,9 @@ class IndexServer:
         return _Response(404, headers, body, kind)
 
     def _redirect(self, location: str) -> _Response:
-        headers = [
-            ("Location", self.base_url + location),
-            ("Cache-Control", PAGE_CACHE_CONTROL),
-            ("Content-Length", "0"),
-        ]
+        headers = [("Location", self.base_url + location), ("Content-Length", "0")]
+        if self.page_cache:
+            headers.insert(1, ("Cache-Control", PAGE_CACHE_CONTROL))
         return _Response(301, headers, b"", "page")
 
     def _file(self, name: str, headers: Mapping[str, str]) -> _Response:
@@ -797,9 +823,11 @@ class IndexServer:
             ("ETag", etag),
             ("X-PyPI-Last-Serial", "1"),
         ]
+        if not self.page_cache:
+            response_headers = [(n, v) for n, v in response_headers if n in ("Content-Type",)]
         if encoding:
             response_headers.append(("Content-Encoding", encoding))
-        if _etag_matches(headers.get("if-none-match", ""), etag):
+        if self.page_cache and _etag_matches(headers.get("if-none-match", ""), etag):
             return _Response(304, response_headers, body, "page")
         response_headers.append(("Content-Length", str(len(body))))
         return _Response(200, response_headers, body, "page")

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pip_cache_plus.cli.app import main
-from realpip import BuiltCache
+from realpip import DOWNLOAD_REQUIREMENTS, BuiltCache, IndexServer, PackageFile, PipRunner
 
 pytestmark = pytest.mark.usefixtures("isolated_pip_env")
 
@@ -49,12 +50,87 @@ def page_urls(entries: list[dict[str, Any]]) -> list[str | None]:
     return [e["url"] for e in entries if e["kind"] == "index"]
 
 
-def test_nothing_configured_leaves_page_urls_unknown_never_wrong(
+def unknown(entries: list[dict[str, Any]]) -> int:
+    """How many HTTP entries have no URL (and none a wrong one)."""
+    assert all(proven(e) for e in http(entries) if e["url"] is not None)
+    return sum(1 for e in http(entries) if e["url"] is None)
+
+
+@dataclass(frozen=True)
+class Served:
+    path: Path
+    index_url: str
+    fetched: tuple[str, ...]  # the file and .metadata URLs pip fetched (GET, 200)
+
+
+def _fill(
+    packages: tuple[PackageFile, ...],
+    pip: PipRunner,
+    dest: Path,
+    **server_options: Any,
+) -> Served:
+    """A cache that ``pip download`` filled from a server of its own (built wheels, the
+    only other clue, are left out: ``download`` builds none)."""
+    with IndexServer(packages, **server_options) as server:
+        pip.with_index(server.index_url).download(
+            *DOWNLOAD_REQUIREMENTS, dest=dest / "dl", cache_dir=dest / "cache"
+        )
+        fetched = [
+            r.url for r in server.requests() if r.status == 200 and r.kind in ("file", "metadata")
+        ]
+    return Served(dest / "cache", server.index_url, tuple(dict.fromkeys(fetched)))
+
+
+@pytest.fixture(scope="module")
+def clueless(
+    packages: tuple[PackageFile, ...],
+    pip_current: PipRunner,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Served:
+    """Pages cached, linking files relatively (pypiserver's ``../../packages/...``): the
+    cache holds no clue to its index, so only the index options can name its pages."""
+    served = _fill(packages, pip_current, tmp_path_factory.mktemp("clueless"), layout="pypiserver")
+    assert (served.path / "http-v2").is_dir() and not (served.path / "wheels").exists()
+    return served
+
+
+@pytest.fixture(scope="module")
+def pageless_pypiserver(
+    packages: tuple[PackageFile, ...],
+    pip_current: PipRunner,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Served:
+    return _fill(
+        packages,
+        pip_current,
+        tmp_path_factory.mktemp("pypiserver"),
+        layout="pypiserver",
+        page_cache=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def pageless_warehouse(
+    packages: tuple[PackageFile, ...],
+    pip_current: PipRunner,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Served:
+    """Files at PyPI's blake2b paths; only the body's digest says where."""
+    return _fill(
+        packages,
+        pip_current,
+        tmp_path_factory.mktemp("warehouse"),
+        layout="warehouse",
+        page_cache=False,
+    )
+
+
+def test_nothing_configured_the_cache_itself_proves_the_index(
     capsys: pytest.CaptureFixture[str], any_cache: BuiltCache
 ) -> None:
-    entries = listing(capsys, any_cache.path)
-    assert page_urls(entries) and set(page_urls(entries)) == {None}
-    assert all(proven(e) for e in http(entries) if e["url"] is not None)
+    """Pages link files absolutely here: their directories suggest bases, and
+    ``<base><project>/`` of one hashes to each page's key (harvested, proven)."""
+    assert_every_url_right(listing(capsys, any_cache.path))
 
 
 @pytest.mark.parametrize("flag", ["-i", "--index-url", "--pypi-url", "--extra-index-url"])
@@ -83,34 +159,81 @@ def test_pip_index_url_variable(
 
 
 def test_command_line_beats_the_variable(
-    capsys: pytest.CaptureFixture[str], v2_cache: BuiltCache, monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], clueless: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PIP_INDEX_URL", WRONG)
-    assert set(page_urls(listing(capsys, v2_cache.path))) == {None}
-    assert_every_url_right(listing(capsys, v2_cache.path, "-i", v2_cache.index_url))
+    assert unknown(listing(capsys, clueless.path))
+    assert_every_url_right(listing(capsys, clueless.path, "-i", clueless.index_url))
 
 
 def test_variable_beats_the_config_file(
     capsys: pytest.CaptureFixture[str],
-    v2_cache: BuiltCache,
+    clueless: Served,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
     conf = tmp_path / "pip.conf"
-    conf.write_text(f"[global]\nindex-url = {v2_cache.index_url}\n")
+    conf.write_text(f"[global]\nindex-url = {clueless.index_url}\n")
     monkeypatch.setenv("PIP_CONFIG_FILE", str(conf))
-    assert_every_url_right(listing(capsys, v2_cache.path))
+    assert_every_url_right(listing(capsys, clueless.path))
     monkeypatch.setenv("PIP_INDEX_URL", WRONG)
-    assert set(page_urls(listing(capsys, v2_cache.path))) == {None}
+    assert unknown(listing(capsys, clueless.path))
 
 
 def test_no_index_drops_the_configured_index(
-    capsys: pytest.CaptureFixture[str], v2_cache: BuiltCache, monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], clueless: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("PIP_INDEX_URL", v2_cache.index_url)
-    assert set(page_urls(listing(capsys, v2_cache.path, "--no-index"))) == {None}
+    monkeypatch.setenv("PIP_INDEX_URL", clueless.index_url)
+    assert_every_url_right(listing(capsys, clueless.path))
+    assert unknown(listing(capsys, clueless.path, "--no-index"))
     # --no-index drops an --index-url given beside it too, as in pip.
-    assert set(page_urls(listing(capsys, v2_cache.path, "--no-index", "-i", WRONG))) == {None}
+    assert unknown(listing(capsys, clueless.path, "--no-index", "-i", clueless.index_url))
+
+
+def test_a_requirements_file_replaces_the_variable(
+    capsys: pytest.CaptureFixture[str],
+    clueless: Served,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("PIP_EXTRA_INDEX_URL", clueless.index_url)
+    assert_every_url_right(listing(capsys, clueless.path))
+    # pip: a requirements file's --index-url replaces every index so far, extras too.
+    (tmp_path / "reqs.txt").write_text(f"--index-url {WRONG}\n")
+    assert unknown(listing(capsys, clueless.path, "-r", str(tmp_path / "reqs.txt")))
+
+
+# pypiserver: pages sent with no cache headers, so pip cached only the files -----------------
+
+
+@pytest.mark.parametrize("layout", ["pypiserver", "warehouse"])
+@pytest.mark.parametrize("how", ["cli", "reqfile", "env"])
+def test_files_without_pages_are_named_from_the_index_and_a_layout(
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    layout: str,
+    how: str,
+) -> None:
+    served: Served = request.getfixturevalue(f"pageless_{layout}")
+    entries = listing(capsys, served.path)
+    assert unknown(entries) == len(http(entries))  # nothing known without the index
+    assert not [e for e in entries if e["kind"] == "index"]  # no page was cached
+    args: list[str] = []
+    if how == "cli":
+        args = ["--index-url", served.index_url]
+    elif how == "reqfile":
+        (tmp_path / "reqs.txt").write_text(f"tiny_pure\n-i {served.index_url}\n")
+        args = ["-r", str(tmp_path / "reqs.txt")]
+    else:
+        monkeypatch.setenv("PIP_INDEX_URL", served.index_url)
+    entries = listing(capsys, served.path, *args)
+    assert not [(e["kind"], e["url"]) for e in http(entries) if not proven(e)]
+    assert {e["url"] for e in http(entries)} == set(served.fetched)
+    assert {e["filename"] for e in http(entries)} == {u.rsplit("/", 1)[1] for u in served.fetched}
+    for wrong in (["--index-url", WRONG], ["--no-index", "-i", served.index_url]):
+        assert unknown(listing(capsys, served.path, *wrong)) == len(http(entries))
 
 
 def test_every_naming_command_takes_them(

@@ -20,6 +20,7 @@ from ..errors import CacheFormatError, unreadable
 from ..format import sniff, streams
 from ..fs.fsio import read_all
 from ..model import CacheEntry, Naming, RawEntry, invalid
+from .harvest import by_layout, clue_sources, clues
 from .memo import Memo, remembered, urls_digest
 from .names import classify
 from .pagematch import MATCHABLE, PageFiles, Unnamed, match
@@ -147,7 +148,8 @@ def _answers(
     # checked against them.
     pending = [(raw, _reread_page(raw, first, known)) for raw, first in pending]
     pages = [(r.key, f) for r, f in pending if isinstance(f, _Head) and f.is_page and r.key]
-    recovered = recover(pages, candidates, keys)
+    hints = clue_sources(pending)
+    recovered = recover(pages, candidates, keys, clues(hints))
     answers: list[CacheEntry] = []
     heads: dict[int, _Head] = {}  # of the answers left to name by the pages
     pending.reverse()  # popped from the end, so each head is freed once answered
@@ -167,7 +169,7 @@ def _answers(
         files = _page_files(pages, recovered, {answers[i].project or "" for i in todo})
         for i in todo:
             answers[i] = _by_page(answers[i], files, heads.pop(i, None))
-    yield from answers
+    yield from by_layout(answers, candidates, recovered.harvest, clues(hints), keys)
 
 
 def _unnamed(entry: CacheEntry) -> bool:

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain, islice
 from typing import Protocol
 
 from ..errors import CacheFormatError
 from ..format import simple, streams
 from ..format.records import key_digest
 from ..locate.compat import PYPI_SIMPLE_URL
+from .harvest import LINKS_PER_PAGE, Harvest, candidate_bases, prove
 from .memo import urls_digest
 from .names import classify
 from .responses import BodyRef, open_body
@@ -49,11 +51,12 @@ class Page:
     url: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Recovered:
     urls: dict[str, str]  # entry key -> URL
     pages: dict[str, Page]  # entry key of a page -> what it is
     hashes: dict[str, str]  # entry key of a file -> sha256 the page gives for it
+    harvest: Harvest | None = None  # bases the cache suggested, if a page needed them
 
 
 #: Where pages may come from besides PyPI (or a function that gives them: reading pip's
@@ -85,39 +88,91 @@ class Candidates:
 
 
 def recover(
-    pages: Sequence[tuple[str, PageSource]], index_urls: Iterable[str], keys: Collection[str]
+    pages: Sequence[tuple[str, PageSource]],
+    index_urls: Iterable[str],
+    keys: Collection[str],
+    clues: Iterable[str] = (),
 ) -> Recovered:
     """Map the entry ``keys`` to URLs from the file lists of cached index pages.
 
     Each listed file URL (and its ``.metadata``, PEP 658) is hashed into a key, but only
     the URLs of entries in ``keys`` are kept: a page lists far more files than are cached.
+    A page that no index URL names gets a second chance from the bases the cache itself
+    suggests (its absolute links, and ``clues``: origin.json URLs, redirect Locations; see
+    :mod:`.harvest`), each proven by a page's key.
     """
-    urls: dict[str, str] = {}
-    found: dict[str, Page] = {}
-    hashes: dict[str, str] = {}
+    found = Recovered({}, {}, {})
     wanted = _cached_in(keys)
+    unknown: list[tuple[str, simple.LoadedPage]] = []
     for key, head in pages:
         page = read_page(head)
         if page is None:
             continue
-        project, page_url = page.project, _page_url(key, page.project, index_urls)
-        if page_url is None and project is None:
-            project, page_url = _page_of_its_files(key, page, index_urls)
-        found[key] = Page(project, page_url)
-        if page_url is not None:
-            urls[key] = page_url
-        for file in page.files(page_url, wanted):
-            file_key = key_digest(cache_key(file.url))
-            if file_key in keys:
-                urls.setdefault(file_key, file.url)
-                if file.sha256 is not None:  # the file's hash, not its .metadata's
-                    hashes.setdefault(file_key, file.sha256)
-            if not file.has_metadata:
-                continue  # pip asks for <url>.metadata only when the page offers it
-            metadata_key = key_digest(cache_key(file.url + ".metadata"))
-            if metadata_key in keys:
-                urls.setdefault(metadata_key, file.url + ".metadata")
-    return Recovered(urls, found, hashes)
+        if not _take(found, key, page, index_urls, keys=keys, wanted=wanted):
+            unknown.append((key, page))
+    if unknown:
+        _second_chance(found, unknown, list(index_urls), clues, keys=keys, wanted=wanted)
+    return found
+
+
+def _take(
+    found: Recovered,
+    key: str,
+    page: simple.LoadedPage,
+    index_urls: Iterable[str],
+    *,
+    keys: Collection[str],
+    wanted: simple.Wanted,
+    or_nothing: bool = False,
+) -> bool:
+    """Record what ``page`` names; whether its own URL was found (``or_nothing``: record
+    nothing unless it was)."""
+    project, page_url = page.project, _page_url(key, page.project, index_urls)
+    if page_url is None and project is None:
+        project, page_url = _page_of_its_files(key, page, index_urls)
+    if page_url is None and or_nothing:
+        return False
+    found.pages[key] = Page(project, page_url)
+    if page_url is not None:
+        found.urls[key] = page_url
+    for file in page.files(page_url, wanted):
+        file_key = key_digest(cache_key(file.url))
+        if file_key in keys:
+            found.urls.setdefault(file_key, file.url)
+            if file.sha256 is not None:  # the file's hash, not its .metadata's
+                found.hashes.setdefault(file_key, file.sha256)
+        if not file.has_metadata:
+            continue  # pip asks for <url>.metadata only when the page offers it
+        metadata_key = key_digest(cache_key(file.url + ".metadata"))
+        if metadata_key in keys:
+            found.urls.setdefault(metadata_key, file.url + ".metadata")
+    return page_url is not None
+
+
+def _second_chance(
+    found: Recovered,
+    unknown: list[tuple[str, simple.LoadedPage]],
+    index_urls: list[str],
+    clues: Iterable[str],
+    *,
+    keys: Collection[str],
+    wanted: simple.Wanted,
+) -> None:
+    links = (f.url for _, page in unknown for f in islice(page.files(None), LINKS_PER_PAGE))
+    bases = candidate_bases(chain(clues, links))
+    todo = dict(unknown)
+
+    def attempt(base: str) -> bool:
+        named = [
+            k
+            for k, page in todo.items()
+            if _take(found, k, page, [base], keys=keys, wanted=wanted, or_nothing=True)
+        ]
+        for k in named:
+            del todo[k]
+        return bool(named)
+
+    found.harvest = prove(bases, attempt, known=[*index_urls, PYPI_SIMPLE_URL])
 
 
 def _cached_in(keys: Collection[str]) -> simple.Wanted:
