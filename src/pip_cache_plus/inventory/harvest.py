@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, replace
+from itertools import islice
 from typing import TypeVar
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
@@ -50,6 +51,7 @@ __all__ = [
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 #: The index under a server root, as servers name it (devpi's is "+simple/").
 _INDEX_DIRS = ("simple/", "+simple/")
+_INDEX_SUFFIXES = tuple("/" + name for name in _INDEX_DIRS)
 #: Clue links read from one page: a page's files share one or two directories.
 LINKS_PER_PAGE = 8
 _PYPI_HOSTS = frozenset({"pypi.org", "pypi.python.org"})
@@ -246,19 +248,26 @@ def by_layout(
     keys: Collection[str],
 ) -> list[CacheEntry]:
     """``answers``, with the URL of each wheel or sdist that has none proven from a layout
-    (:func:`file_urls`) under a known base: PyPI's and the configured ones
-    (``index_urls``, looked up only if an entry needs them), those the harvest proved, and
-    for the layouts without a digest also the directories of the ``clue_urls``. A file so
-    named also names its ``.metadata`` entry, when that is cached."""
+    (:func:`file_urls`) under a known base: PyPI's (the first of ``index_urls``), those
+    the harvest proved, and for the layouts without a digest also the directories the
+    ``clue_urls`` share most; then the rest of ``index_urls`` (the configured ones, whose
+    loading imports pip: only if an entry is still unnamed). A file so named also names
+    its ``.metadata`` entry, when that is cached."""
     todo = [i for i, entry in enumerate(answers) if _unnamed(entry)]
     if not todo:
         return answers
-    bases = list(dict.fromkeys([*index_urls, *(harvest.proven if harvest else ())]))
-    plain = list(dict.fromkeys([*bases, *candidate_bases(clue_urls)]))
+    given = iter(index_urls)
+    first = [*islice(given, 1), *(harvest.proven if harvest else ())]
+    clue_dirs = _shared_directories(clue_urls)
+    rest: list[str] | None = None
     by_key = {e.raw.key: i for i, e in enumerate(answers) if e.raw.key is not None}
     for i in todo:
         entry = answers[i]
-        url = _layout_url(entry, bases, plain)
+        digests: list[Digests | None] = []  # computed at most once, when a layout needs it
+        url = _layout_url(entry, [*first, *clue_dirs], first, digests)
+        if url is None:
+            rest = [u for u in given if u not in first] if rest is None else rest
+            url = _layout_url(entry, rest, rest, digests)
         if url is None or (named := classify(url_filename(url))) is None:
             continue
         answers[i] = replace(
@@ -274,6 +283,23 @@ def by_layout(
     return answers
 
 
+#: Clue directories tried for the layouts without a digest: each costs a few hashes per
+#: unnamed entry, and a digest layout's directories (one per file) name no other file.
+SHARED_DIRECTORIES = 16
+
+
+def _shared_directories(clue_urls: Iterable[str]) -> list[str]:
+    """The directories of the clues (bare, no index name added), those most clues share
+    first: a server's files directory and its root, not one file's digest directory."""
+    counts: dict[str, int] = {}
+    for clue in clue_urls:
+        for directory in candidate_bases([clue]):
+            if not directory.endswith(_INDEX_SUFFIXES):
+                counts[directory] = counts.get(directory, 0) + 1
+    ranked = sorted(counts, key=lambda d: -counts[d])  # stable: nearest first among equals
+    return ranked[:SHARED_DIRECTORIES]
+
+
 def _unnamed(entry: CacheEntry) -> bool:
     return (
         entry.url is None
@@ -284,18 +310,26 @@ def _unnamed(entry: CacheEntry) -> bool:
     )
 
 
-def _layout_url(entry: CacheEntry, bases: list[str], plain: list[str]) -> str | None:
+def _layout_url(
+    entry: CacheEntry, plain: list[str], hashed: list[str], digests: list[Digests | None]
+) -> str | None:
+    """The first URL that proves itself: layouts without a digest under ``plain``, then
+    (the body hashed only now, once: ``digests`` keeps it) those with one under
+    ``hashed``."""
     assert entry.filename is not None and entry.raw.key is not None
     key, name = entry.raw.key, entry.filename
     for base in plain:
         for url in file_urls(base, name, entry.project, entry.version, None):
             if proves(url, key):
                 return url
-    digests = _digests_of(entry.raw)  # only now: the layouts above need no digest
-    if digests is None:
+    if not hashed:
         return None
-    for base in bases:
-        for url in file_urls(base, name, entry.project, entry.version, digests):
+    if not digests:
+        digests.append(_digests_of(entry.raw))
+    if digests[0] is None:
+        return None
+    for base in hashed:
+        for url in file_urls(base, name, entry.project, entry.version, digests[0]):
             if proves(url, key):
                 return url
     return None
