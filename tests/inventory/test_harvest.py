@@ -168,3 +168,9 @@ def test_a_built_wheels_origin_suggests_the_base(
     assert pages
     for page in pages:  # right, or unknown: never a wrong URL
         assert page["url"] == (f"{index_url}{page['project']}/" if named else None)
+
+
+def test_a_deep_clue_costs_its_first_directories_only() -> None:
+    bases = candidate_bases(["http://h/" + "a/" * 200_000 + "x.whl"])
+    assert len(bases) == 3 * 17  # the root and 16 levels, each bare, simple/, +simple/
+    assert bases[-3:] == ["http://h/", "http://h/simple/", "http://h/+simple/"]

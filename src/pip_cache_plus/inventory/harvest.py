@@ -54,6 +54,7 @@ _INDEX_DIRS = ("simple/", "+simple/")
 _INDEX_SUFFIXES = tuple("/" + name for name in _INDEX_DIRS)
 #: Clue links read from one page: a page's files share one or two directories.
 LINKS_PER_PAGE = 8
+_MAX_DEPTH = 16  # directories of a clue's path tried, from the root
 _PYPI_HOSTS = frozenset({"pypi.org", "pypi.python.org"})
 _PYPI_FILES = "https://files.pythonhosted.org/"
 _CHUNK = 1 << 20
@@ -153,7 +154,9 @@ def _split(url: str) -> tuple[str, str, str] | None:
 def _directories(url: str) -> Iterator[str]:
     head, _, path = url.partition("://")
     host, slash, rest = path.partition("/")
-    segments = rest.split("/")[:-1]  # the last one is a file (or "" after a "/")
+    # The last one is a file (or "" after a "/"); a server's paths are a few levels deep,
+    # and a clue from the cache (untrusted) must not cost its length squared.
+    segments = rest.split("/", _MAX_DEPTH + 1)[:-1][:_MAX_DEPTH]
     for end in range(len(segments), -1, -1):
         yield f"{head}://{host}{slash or '/'}" + "".join(s + "/" for s in segments[:end])
 
