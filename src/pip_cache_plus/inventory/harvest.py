@@ -30,7 +30,7 @@ from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 from ..errors import CacheFormatError
 from ..format import streams
 from ..format.records import key_digest
-from ..model import CacheEntry, RawEntry
+from ..model import CacheEntry, Naming, RawEntry
 from .names import classify
 from .responses import BodyRef, open_body, read_response
 from .urls import cache_key, redact, url_filename
@@ -273,15 +273,17 @@ def by_layout(
             url = _layout_url(entry, rest, rest, digests)
         if url is None or (named := classify(url_filename(url))) is None:
             continue
+        sha256 = digests[0].sha256 if digests and digests[0] else entry.naming.body_sha256
         answers[i] = replace(
             entry, kind=named.kind, project=named.project, version=named.version,
-            filename=named.filename, url=redact(url),
+            filename=named.filename, url=redact(url), naming=_named_by_url(entry, sha256),
         )  # fmt: skip
         j = by_key.get(key_digest(cache_key(url + ".metadata")))
         if j is not None and answers[j].kind == "metadata" and answers[j].url is None:
             answers[j] = replace(
                 answers[j], project=named.project, version=named.version,
                 filename=named.filename + ".metadata", url=redact(url + ".metadata"),
+                naming=_named_by_url(answers[j], answers[j].naming.body_sha256),
             )  # fmt: skip
     return answers
 
@@ -303,13 +305,26 @@ def _shared_directories(clue_urls: Iterable[str]) -> list[str]:
     return ranked[:SHARED_DIRECTORIES]
 
 
+def _named_by_url(entry: CacheEntry, body_sha256: str | None) -> Naming:
+    """The naming of an entry whose URL a layout proved: its filename is the URL's."""
+    return Naming("url", body_sha256=body_sha256, content_name=entry.naming.content_name)
+
+
+def _names(entry: CacheEntry) -> list[str]:
+    """The filenames the entry may have: the one given, the one its content gives, and
+    those of the files it is one of (each is tried; only a proven URL counts)."""
+    naming = entry.naming
+    given = [entry.filename, naming.content_name, *naming.candidates]
+    return [name for name in dict.fromkeys(given) if name is not None]
+
+
 def _unnamed(entry: CacheEntry) -> bool:
     return (
         entry.url is None
         and entry.kind in _LAYOUT_KINDS
-        and entry.filename is not None
         and entry.raw.key is not None
         and entry.source != "wheels"
+        and bool(_names(entry))
     )
 
 
@@ -319,12 +334,13 @@ def _layout_url(
     """The first URL that proves itself: layouts without a digest under ``plain``, then
     (the body hashed only now, once: ``digests`` keeps it) those with one under
     ``hashed``."""
-    assert entry.filename is not None and entry.raw.key is not None
-    key, name = entry.raw.key, entry.filename
+    assert entry.raw.key is not None
+    key, names = entry.raw.key, _names(entry)
     for base in plain:
-        for url in file_urls(base, name, entry.project, entry.version, None):
-            if proves(url, key):
-                return url
+        for name in names:
+            for url in file_urls(base, name, entry.project, entry.version, None):
+                if proves(url, key):
+                    return url
     if not hashed:
         return None
     if not digests:
@@ -332,9 +348,10 @@ def _layout_url(
     if digests[0] is None:
         return None
     for base in hashed:
-        for url in file_urls(base, name, entry.project, entry.version, digests[0]):
-            if proves(url, key):
-                return url
+        for name in names:
+            for url in file_urls(base, name, entry.project, entry.version, digests[0]):
+                if proves(url, key):
+                    return url
     return None
 
 
