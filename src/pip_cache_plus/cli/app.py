@@ -29,7 +29,7 @@ from ..inventory.filters import (
 )
 from ..locate.cachedir import check_cache_dir
 from . import render
-from .console import printable_paths, silence_stdout
+from .console import printable_paths, raw_stream, safe_streams, silence_stdout
 from .options import (
     INDEX_OPTION_COMMANDS,
     SOURCE_CHOICES,
@@ -242,7 +242,7 @@ def _verify_progress(done: int, total: int) -> None:
     """``Verifying 12/340`` on one line of a terminal's stderr, at each new percent."""
     if done == total or done * 100 // total != (done - 1) * 100 // total:
         end = "\r\033[K" if done == total else ""
-        print(f"\rVerifying {done}/{total}", end=end, file=sys.stderr, flush=True)
+        print(f"\rVerifying {done}/{total}", end=end, file=raw_stream(sys.stderr), flush=True)
 
 
 def _add_prune(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
@@ -341,7 +341,7 @@ def _cmd_export(args: argparse.Namespace, cache: Cache) -> int:
 def _exporting(done: int, total: int) -> None:
     """``Exporting 12/340`` on one line of a terminal's stderr, cleared at the end."""
     end = "\r\033[K" if done == total else ""
-    print(f"\rExporting {done}/{total}", end=end, file=sys.stderr, flush=True)
+    print(f"\rExporting {done}/{total}", end=end, file=raw_stream(sys.stderr), flush=True)
 
 
 def _add_migrate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
@@ -358,7 +358,7 @@ def _add_migrate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Ha
 
 def _cmd_migrate(args: argparse.Namespace, cache: Cache) -> int:
     bar = args.format == "human"
-    with render.progress_bar("Migrating", sys.stderr if bar else None) as progress:
+    with render.progress_bar("Migrating", raw_stream(sys.stderr) if bar else None) as progress:
         result = cache.migrate(
             dry_run=args.dry_run,
             keep_legacy=args.keep_legacy,
@@ -437,8 +437,19 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         parser.print_help()
         return EXIT_OK
     args = parser.parse_args(given)
-    with _no_cycle_collection(), printable_paths():
+    with _no_cycle_collection(), printable_paths(), safe_streams(escape_stdout=_escapes(args)):
         return _run(parser, args)
+
+
+def _escapes(args: argparse.Namespace) -> bool:
+    """Whether stdout shows cache content escaped: human text always; paths (``dir``,
+    ``--format abspath``) only on a terminal, since scripts need the real names; JSON never."""
+    fmt = getattr(args, "format", "human")
+    if fmt == "json":
+        return False
+    if fmt == "abspath" or args.command == "dir":
+        return sys.stdout.isatty()
+    return True
 
 
 @contextlib.contextmanager

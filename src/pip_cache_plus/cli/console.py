@@ -1,4 +1,5 @@
-"""stdout as the CLI uses it: any file name printable, a closed pipe silenced."""
+"""stdout and stderr as the CLI uses them: any file name printable, cache content never
+raw on a terminal (:mod:`.render.escape`), a closed pipe silenced."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import io
 import os
 import sys
 from collections.abc import Iterator
+from typing import TextIO
 
-__all__ = ["printable_paths", "silence_stdout"]
+from .render.escape import visible_text
+
+__all__ = ["printable_paths", "raw_stream", "safe_streams", "silence_stdout"]
 
 _PATH_ERRORS = "pip_cache_plus.paths"
 
@@ -55,3 +59,47 @@ def silence_stdout() -> None:
     """A closed pipe (``| head``): stop writing, and keep Python from complaining at exit."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
+
+
+class _Escaping(io.TextIOBase):
+    """A text stream that writes everything through ``visible_text`` to ``raw``."""
+
+    def __init__(self, raw: TextIO) -> None:
+        super().__init__()
+        self.raw = raw
+
+    def write(self, text: str) -> int:
+        self.raw.write(visible_text(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+    def isatty(self) -> bool:
+        return self.raw.isatty()
+
+    def fileno(self) -> int:
+        return self.raw.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self.raw.encoding
+
+
+def raw_stream(stream: TextIO) -> TextIO:
+    """The terminal behind ``stream``, for our own control output (progress bars)."""
+    return stream.raw if isinstance(stream, _Escaping) else stream
+
+
+@contextlib.contextmanager
+def safe_streams(*, escape_stdout: bool) -> Iterator[None]:
+    """For the command: stderr, and stdout when ``escape_stdout`` (human text, or paths
+    on a terminal), write cache content with its control characters made visible."""
+    saved = sys.stdout, sys.stderr
+    if escape_stdout:
+        sys.stdout = _Escaping(sys.stdout)
+    sys.stderr = _Escaping(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TextIO, TypedDict
 
 from ...model import Source
+from .escape import visible
 from .naming import name_note
 
 if TYPE_CHECKING:
@@ -162,7 +163,9 @@ def describe_all(entries: Sequence[CacheEntry], cache_dir: Path) -> list[str]:
     lines = [describe(e, cache_dir) for e in entries]
     counts = Counter(lines)
     return [
-        f"{line} in {relative(e.raw.path.parent, cache_dir)}/" if counts[line] > 1 else line
+        f"{line} in {visible(relative(e.raw.path.parent, cache_dir))}/"
+        if counts[line] > 1
+        else line
         for line, e in zip(lines, entries, strict=True)
     ]
 
@@ -172,7 +175,8 @@ def describe(entry: CacheEntry, cache_dir: Path) -> str:
     size = format_size(entry.raw.size)
     if entry.kind == "invalid":
         where = relative(entry.raw.path, cache_dir)
-        return f" - {where} ({size}, invalid, {entry.source}): {entry.problem}"
+        problem = visible(entry.problem or "")
+        return f" - {visible(where)} ({size}, invalid, {entry.source}): {problem}"
     name = entry.filename
     if name is None:
         version = f" {entry.version}" if entry.version else ""
@@ -180,7 +184,7 @@ def describe(entry: CacheEntry, cache_dir: Path) -> str:
         name = f"{subject}{version} [{'index page' if entry.kind == 'index' else entry.kind}]"
     note = name_note(entry)
     tail = f"; {note}" if note is not None else ""
-    return f" - {name} ({size}, {entry.kind}, {entry.source}{tail})"
+    return f" - {visible(name)} ({size}, {entry.kind}, {entry.source}{visible(tail)})"
 
 
 def relative(path: Path, cache_dir: Path) -> str:

@@ -18,6 +18,7 @@ from .common import (
     relative,
     sort_key,
 )
+from .escape import visible
 from .naming import name_source, url_unknown_line
 
 if TYPE_CHECKING:
@@ -158,7 +159,8 @@ def _shown_lines(shown: Shown, hint: str) -> list[str]:
         rows.append(("Commit", shown.origin.commit))
     rows += list(shown.headers)
     width = max(len(label) for label, _ in rows) + 2
-    return [title] + [f"  {label + ':':<{width}}{value}" for label, value in rows]
+    lines = [f"  {visible(label) + ':':<{width}}{visible(value)}" for label, value in rows]
+    return [visible(title), *lines]
 
 
 def render_show(
@@ -221,7 +223,8 @@ def _problem_json(problem: Problem) -> ProblemJSON:
 
 def _problem_line(problem: Problem, cache_dir: Path) -> str:
     what = f" ({problem.filename})" if problem.filename else ""
-    return f" - {relative(problem.path, cache_dir)}{what}: {problem.message}"
+    where = visible(relative(problem.path, cache_dir))
+    return f" - {where}{visible(what)}: {visible(problem.message)}"
 
 
 def render_verify(result: Verification, fmt: Format, out: TextIO) -> None:
