@@ -87,7 +87,7 @@ PackageKind = Literal["wheel", "sdist"]
 RequestKind = Literal["page", "file", "metadata", "other"]
 CacheKind = Literal["legacy", "v2", "mixed"]
 PageFormat = Literal["auto", "json", "html", "dirlisting"]
-FileLayout = Literal["files", "pypiserver", "warehouse"]
+FileLayout = Literal["files", "pypiserver", "warehouse", "devpi"]
 
 CACHE_KINDS: Final[tuple[CacheKind, ...]] = ("legacy", "v2", "mixed")
 LEGACY_PIP: Final = "23.2.1"
@@ -548,8 +548,10 @@ class IndexServer:
     ``"pypiserver"`` at ``/packages/<filename>``, linked relatively
     (``../../packages/<filename>``) as pypiserver links them; ``"warehouse"`` at PyPI's
     ``/packages/<b2[:2]>/<b2[2:4]>/<b2[4:]>/<filename>`` (``b2``: the blake2b-256 of the
-    file). ``page_cache=False`` sends pages and redirects with no cache headers at all
-    (no Cache-Control, no ETag), as pypiserver does: pip then caches only the files.
+    file); ``"devpi"`` at devpi's ``/+f/<sha256[:3]>/<sha256[3:16]>/<filename>`` (beside
+    ``/simple/``; devpi's own index is ``/<user>/<index>/+simple/``).
+    ``page_cache=False`` sends pages and redirects with no cache headers at all (no
+    Cache-Control, no ETag), as pypiserver does: pip then caches only the files.
     """
 
     def __init__(
@@ -637,6 +639,9 @@ class IndexServer:
             data = self._by_filename[filename].path.read_bytes()
             b2 = hashlib.blake2b(data, digest_size=32).hexdigest()
             return f"/packages/{b2[:2]}/{b2[2:4]}/{b2[4:]}/{filename}"
+        if self.layout == "devpi":
+            sha = self._by_filename[filename].sha256
+            return f"/+f/{sha[:3]}/{sha[3:16]}/{filename}"
         return f"/files/{filename}"
 
     def file_url(self, filename: str) -> str:

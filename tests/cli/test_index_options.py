@@ -20,6 +20,7 @@ from realpip import DOWNLOAD_REQUIREMENTS, BuiltCache, IndexServer, PackageFile,
 
 pytestmark = pytest.mark.usefixtures("isolated_pip_env")
 
+KINDS = frozenset({"index", "wheel", "sdist", "metadata"})
 WRONG = "http://127.0.0.1:9/elsewhere/simple/"  # an index that filled nothing here
 
 
@@ -40,10 +41,12 @@ def proven(entry: dict[str, Any]) -> bool:
     return url is not None and hashlib.sha224(url.encode()).hexdigest() == entry["key"]
 
 
-def assert_every_url_right(entries: list[dict[str, Any]]) -> None:
+def assert_every_url_right(
+    entries: list[dict[str, Any]], kinds: frozenset[str] | set[str] = KINDS
+) -> None:
     wrong = [(e["kind"], e["url"]) for e in http(entries) if not proven(e)]
     assert not wrong
-    assert {e["kind"] for e in http(entries)} >= {"index", "wheel", "sdist", "metadata"}
+    assert {e["kind"] for e in http(entries)} >= kinds
 
 
 def page_urls(entries: list[dict[str, Any]]) -> list[str | None]:
@@ -122,6 +125,18 @@ def pageless_warehouse(
         tmp_path_factory.mktemp("warehouse"),
         layout="warehouse",
         page_cache=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def pageless_devpi(
+    packages: tuple[PackageFile, ...],
+    pip_current: PipRunner,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Served:
+    """Files at devpi's sha256 paths."""
+    return _fill(
+        packages, pip_current, tmp_path_factory.mktemp("devpi"), layout="devpi", page_cache=False
     )
 
 
@@ -206,7 +221,7 @@ def test_a_requirements_file_replaces_the_variable(
 # pypiserver: pages sent with no cache headers, so pip cached only the files -----------------
 
 
-@pytest.mark.parametrize("layout", ["pypiserver", "warehouse"])
+@pytest.mark.parametrize("layout", ["pypiserver", "warehouse", "devpi"])
 @pytest.mark.parametrize("how", ["cli", "reqfile", "env"])
 def test_files_without_pages_are_named_from_the_index_and_a_layout(
     capsys: pytest.CaptureFixture[str],
@@ -266,3 +281,43 @@ def test_bad_index_options_are_usage_errors(
     assert raised.value.code == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_find_links_page_is_matched_at_its_own_url(
+    capsys: pytest.CaptureFixture[str],
+    packages: tuple[PackageFile, ...],
+    pip_current: PipRunner,
+    tmp_path: Path,
+) -> None:
+    """``pip download --no-index -f URL``: pip caches the find-links page under URL as
+    given (here with a query, which no base the cache suggests can give)."""
+    with IndexServer(packages) as server:
+        links = f"{server.index_url}tiny-pure/?from=find-links"
+        pip = pip_current.with_index(server.index_url)
+        pip.download("--no-index", "-f", links, "tiny_pure==1.0", "--no-deps",
+                     dest=tmp_path / "dl", cache_dir=tmp_path / "cache")  # fmt: skip
+    cache = tmp_path / "cache"
+    assert page_urls(listing(capsys, cache)) == [None]
+    entries = listing(capsys, cache, "-f", links)
+    assert page_urls(entries) == [links]
+    assert_every_url_right(entries, kinds={"index", "wheel", "metadata"})
+    assert page_urls(listing(capsys, cache, "--no-index", "--find-links", links)) == [links]
+
+
+@pytest.mark.parametrize("layout", ["pypiserver", "warehouse"])
+def test_the_same_answers_with_the_memo_on_and_off(
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    layout: str,
+) -> None:
+    served: Served = request.getfixturevalue(f"pageless_{layout}")
+    args = ["-i", served.index_url]
+    monkeypatch.setenv("PIP_CACHE_PLUS_MEMO_DIR", str(tmp_path / "memo"))
+    cold, warm = listing(capsys, served.path, *args), listing(capsys, served.path, *args)
+    other = listing(capsys, served.path, "-i", WRONG)  # the memo notices the index changed
+    monkeypatch.setenv("PIP_CACHE_PLUS_MEMO_DIR", "")
+    assert cold == warm == listing(capsys, served.path, *args)
+    assert other == listing(capsys, served.path, "-i", WRONG) != cold
+    assert unknown(other) == len(http(other))

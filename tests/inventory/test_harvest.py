@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import pytest
 
 from pip_cache_plus.cli.app import main
@@ -70,11 +71,23 @@ def test_layouts_with_a_digest() -> None:
     pypi = list(file_urls("https://pypi.org/simple", "a-1.tar.gz", "a", "1", DIGESTS))
     assert pypi[0] == f"https://files.pythonhosted.org/packages/cd/cd/{b2[4:]}/a-1.tar.gz"
     devpi = list(file_urls("http://d/root/pypi/+simple/", "a-1.tar.gz", "a", "1", DIGESTS))
-    assert f"http://d/root/pypi/+f/{sha[:3]}/{sha[3:16]}/a-1.tar.gz" in devpi
+    assert f"http://d/root/pypi/%2Bf/{sha[:3]}/{sha[3:16]}/a-1.tar.gz" in devpi  # as pip asks
     gitlab = "https://g/api/v4/projects/7/packages/pypi/simple/"
     assert f"https://g/api/v4/projects/7/packages/pypi/files/{sha}/a-1.tar.gz" in list(
         file_urls(gitlab, "a-1.tar.gz", "a", "1", DIGESTS)
     )
+
+
+@pytest.mark.parametrize(
+    "filename", ["a-1.0+cpu-py3-none-any.whl", "a b-1.tar.gz", "a%2Fb@1-1.tar.gz", "a%7e-1.zip"]
+)
+def test_built_urls_are_quoted_as_pip_quotes_links(filename: str) -> None:
+    """pip quotes a link's path before fetching it (models/link.py); the key is of that."""
+    from pip._internal.models.link import _ensure_quoted_url
+
+    for digests in (None, DIGESTS):
+        for url in file_urls("http://d/root/+simple/", filename, "a", "1.0+cpu", digests):
+            assert url == _ensure_quoted_url(url.replace("%2B", "+"))
 
 
 @pytest.mark.parametrize("encoding", [None, "gzip"])
@@ -174,3 +187,42 @@ def test_a_deep_clue_costs_its_first_directories_only() -> None:
     bases = candidate_bases(["http://h/" + "a/" * 200_000 + "x.whl"])
     assert len(bases) == 3 * 17  # the root and 16 levels, each bare, simple/, +simple/
     assert bases[-3:] == ["http://h/", "http://h/simple/", "http://h/+simple/"]
+
+
+def _write_redirect(cache: Path, url: str, location: str) -> None:
+    """A cached 301 as pip's http-v2 cache holds one (empty body)."""
+    key = hashlib.sha224(url.encode()).hexdigest()
+    directory = cache / "http-v2" / key[0] / key[1] / key[2] / key[3] / key[4]
+    directory.mkdir(parents=True, exist_ok=True)
+    response = {
+        "body": b"", "headers": {"Location": location, "Content-Length": "0"},
+        "status": 301, "version": 11, "reason": "Moved Permanently", "decode_content": False,
+    }  # fmt: skip
+    (directory / (key + ".body")).write_bytes(b"")
+    meta = msgpack.packb({"response": response, "vary": {}}, use_bin_type=True)
+    (directory / key).write_bytes(b"cc=4," + meta)
+
+
+@pytest.mark.parametrize(
+    ("location", "named"),
+    [
+        pytest.param("{index}tiny-pure/", True, id="absolute"),
+        pytest.param("/simple/tiny-pure/", False, id="relative-no-server-known"),
+        pytest.param("http://127.0.0.1:9/simple/tiny-pure/", False, id="elsewhere"),
+    ],
+)
+def test_a_cached_redirect_suggests_the_base(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    relative_cache: tuple[Path, str],
+    location: str,
+    named: bool,
+) -> None:
+    path, index_url = relative_cache
+    cache = tmp_path / "with-redirect"
+    shutil.copytree(path, cache)
+    _write_redirect(cache, f"{index_url}Tiny_Pure/", location.format(index=index_url))
+    pages = [e for e in _listing(capsys, cache) if e["kind"] == "index"]
+    assert pages
+    for page in pages:
+        assert page["url"] == (f"{index_url}{page['project']}/" if named else None)

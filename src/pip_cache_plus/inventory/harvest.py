@@ -21,11 +21,12 @@ of the blake2b-256, devpi's ``+f/<sha256[:3]>/<sha256[3:16]>/`` and GitLab's
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, replace
 from itertools import islice
 from typing import TypeVar
-from urllib.parse import quote, urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
 from ..errors import CacheFormatError
 from ..format import streams
@@ -54,6 +55,7 @@ _INDEX_DIRS = ("simple/", "+simple/")
 _INDEX_SUFFIXES = tuple("/" + name for name in _INDEX_DIRS)
 #: Clue links read from one page: a page's files share one or two directories.
 LINKS_PER_PAGE = 8
+_PIP_RESERVED = re.compile("(@|%2F)", re.IGNORECASE)  # pip's _reserved_chars_re
 _MAX_DEPTH = 16  # directories of a clue's path tried, from the root
 _PYPI_HOSTS = frozenset({"pypi.org", "pypi.python.org"})
 _PYPI_FILES = "https://files.pythonhosted.org/"
@@ -194,15 +196,25 @@ def file_urls(
     digests: Digests | None,
 ) -> Iterator[str]:
     """URLs the file ``filename`` may have under the index ``base``, in the layouts
-    common servers use; with ``digests``, only the layouts that embed one."""
+    common servers use; with ``digests``, only the layouts that embed one. Each is
+    quoted as pip quotes a link before fetching it (devpi's ``+f`` becomes ``%2Bf``)."""
+    return (_as_pip_fetches(url) for url in _layouts(base, filename, project, version, digests))
+
+
+def _layouts(
+    base: str,
+    name: str,
+    project: str | None,
+    version: str | None,
+    digests: Digests | None,
+) -> Iterator[str]:
     root = _root(base)
-    name = quote(filename)
     if digests is None:
         yield f"{root}packages/{name}"  # pypiserver
         yield f"{root}files/{name}"
         yield f"{base.rstrip('/')}/{name}"  # a flat directory served as the index
         if project is not None and version is not None:
-            yield f"{root}packages/{quote(project)}/{quote(version)}/{name}"  # Nexus
+            yield f"{root}packages/{project}/{version}/{name}"  # Nexus
         return
     b2, sha = digests.blake2b_256, digests.sha256
     warehouse = f"packages/{b2[:2]}/{b2[2:4]}/{b2[4:]}/{name}"
@@ -212,6 +224,20 @@ def file_urls(
     yield f"{root}packages/{warehouse}"  # Artifactory's PyPI remotes
     yield f"{root}+f/{sha[:3]}/{sha[3:16]}/{name}"  # devpi
     yield f"{root}files/{sha}/{name}"  # GitLab
+
+
+def _as_pip_fetches(url: str) -> str:
+    """pip's ``_clean_link``: each part of the path between ``@`` and ``%2F`` unquoted
+    and quoted again (so ``+`` is ``%2B``), those two kept (``%2F`` upper-cased)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    pieces = _PIP_RESERVED.split(parts.path)
+    path = "".join(
+        quote(unquote(piece)) if i % 2 == 0 else piece.upper() for i, piece in enumerate(pieces)
+    )
+    return urlunsplit(parts._replace(path=path))
 
 
 def _root(base: str) -> str:
