@@ -138,6 +138,8 @@ READ_ONLY: tuple[tuple[str, ...], ...] = (
     ("prune", "--dry-run", "--max-size", "0", "--format", "json"),
     ("migrate", "--dry-run"),
     ("migrate", "--dry-run", "--format", "json"),
+    ("check", "tiny-pure", "mixed-case[x]", "platpkg", "sdist-only", "not-cached"),
+    ("check", "tiny-pure", "--format", "json"),
 )
 #: Each sequence runs on its own copy of the damaged cache, then ``verify``: the first
 #: command of each sees the damage as it is.

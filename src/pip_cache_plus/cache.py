@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .inventory.entries import walk
-from .model import SOURCE_DIRS, SOURCES, CacheEntry, RawEntry, Source
+from .model import SOURCE_DIRS, SOURCES, CacheEntry, Kind, RawEntry, Source
 
 if TYPE_CHECKING:
     # Command modules load when their method runs: start-up stays small.
+    from .actions.check import CheckResult, Request
     from .actions.clean import Removal
     from .actions.export import ExportResult
     from .actions.migrate import Migration, Progress
@@ -282,6 +283,17 @@ class Cache:
         kinds = EXPORT_KINDS if filt.kinds is None else filt.kinds
         entries = self.select(replace(filt, kinds=kinds | {"invalid"}), sources)
         return export_entries(entries, dest, cache_dir=self.path, on_progress=on_progress)
+
+    def check(
+        self, requests: Sequence[Request], sources: Iterable[Source] = SOURCES
+    ) -> CheckResult:
+        """Whether the cache alone can install ``requests`` for this interpreter (see
+        :mod:`pip_cache_plus.actions.check`)."""
+        from .actions.check import check
+        from .inventory.filters import Filter
+
+        kinds: frozenset[Kind] = frozenset(("wheel", "sdist", "metadata"))
+        return check(requests, self.select(Filter(kinds=kinds), sources))
 
     def migrate(
         self,

@@ -9,6 +9,7 @@ import argparse
 import contextlib
 import difflib
 import gc
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -20,6 +21,7 @@ from ..cache import Cache
 from ..errors import PipCachePlusError, UsageError
 from ..inventory.filters import (
     Filter,
+    any_of,
     close_projects,
     parse_export_kinds,
     parse_kinds,
@@ -38,6 +40,7 @@ from .options import (
     add_format,
     add_index_options,
     age,
+    check_commands,
     command_hint_of,
     filter_of,
     hint_of,
@@ -301,8 +304,11 @@ def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Han
     )
     parser.add_argument(
         "pattern",
+        nargs="+",
         type=typed(parse_pattern),
-        help="glob on filename (with '-') or project name; NAME==VERSION; '*' for all",
+        metavar="PATTERN",
+        help="glob on filename (with '-') or project name; NAME==VERSION; '*' for all; "
+        "several: files any of them matches",
     )
     parser.add_argument(
         "-d", "--dest", required=True, metavar="DIR", help="where to write (created if missing)"
@@ -325,14 +331,15 @@ def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Han
 
 
 def _cmd_export(args: argparse.Namespace, cache: Cache) -> int:
-    filt = Filter(pattern=args.pattern, kinds=args.kind)
+    pattern = any_of(patterns_of(args))
+    filt = Filter(pattern=pattern, kinds=args.kind)
     progress = _exporting if args.format == "human" and sys.stderr.isatty() else None
     dest = Path(args.dest).absolute()
     result = cache.export(filt, dest, sources_of(args), on_progress=progress)
     render.render_export(result, cache.path, args.format, sys.stdout)
     found = result.exported or result.identical or result.conflicts or result.failed
     if not (found or result.skipped or result.fatal) and args.format == "human":
-        print(f'No matching files for pattern "{args.pattern.text}"', file=sys.stderr)
+        print(f'No matching files for pattern "{pattern.text}"', file=sys.stderr)
     if result.fatal is not None:
         print(f"error: {result.fatal}", file=sys.stderr)
     return EXIT_OK if result.ok else EXIT_ERROR
@@ -342,6 +349,48 @@ def _exporting(done: int, total: int) -> None:
     """``Exporting 12/340`` on one line of a terminal's stderr, cleared at the end."""
     end = "\r\033[K" if done == total else ""
     print(f"\rExporting {done}/{total}", end=end, file=raw_stream(sys.stderr), flush=True)
+
+
+def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
+    parser = sub.add_parser(
+        "check",
+        help="can the cache alone install these requirements, for this interpreter?",
+        epilog="Requirements come from the command line and -r FILE (constraints: -c FILE). "
+        "Exit status: 0 when every requirement and dependency is served by a cached wheel, "
+        "1 when something is missing or not proven (an sdist, a choice for pip's resolver).",
+    )
+    parser.add_argument(
+        "requirement",
+        nargs="*",
+        metavar="REQUIREMENT",
+        help="a requirement as pip takes it: NAME, 'NAME>=1,<2', 'NAME[extra]'",
+    )
+    parser.add_argument(
+        "-d",
+        "--dest",
+        default="wheelhouse",
+        metavar="DIR",
+        help="the export directory the printed commands use (default: wheelhouse)",
+    )
+    add_format(parser, "human", "json")
+    return _cmd_check
+
+
+def _cmd_check(args: argparse.Namespace, cache: Cache) -> int:
+    from ..actions.check import Request
+    from ..locate.reqfile import read_requirement_lines
+
+    requests = [Request(text) for text in args.requirement]
+    for line in read_requirement_lines(args.requirements, args.constraints, os.environ):
+        requests.append(Request(line.text, line.source, line.constraint, line.editable))
+    if not any(not r.constraint for r in requests):
+        raise UsageError("check needs a requirement: NAME on the command line or -r FILE")
+    result = cache.check(requests)
+    export, install = check_commands(args, result.files)
+    render.render_check(
+        result, cache.path, args.format, sys.stdout, export_command=export, install_command=install
+    )
+    return EXIT_OK if result.ok else EXIT_ERROR
 
 
 def _add_migrate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
@@ -383,6 +432,7 @@ _COMMANDS = (
     _add_prune,
     _add_export,
     _add_verify,
+    _add_check,
 )
 
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from ..errors import UsageError
@@ -60,6 +61,34 @@ def hint_of(args: argparse.Namespace) -> str:
     if getattr(args, "cache_dir", None) is not None:
         words += ["--cache-dir", args.cache_dir]
     return shlex.join(words)
+
+
+def check_commands(args: argparse.Namespace, files: Sequence[str]) -> tuple[str | None, str]:
+    """``check``'s two lines: export exactly ``files`` into DIR (None if there are none),
+    then pip install from DIR alone what the user asked."""
+    export = None
+    if files:
+        patterns = [_file_pattern(f) for f in files]
+        export = f"{hint_of(args)} {shlex.join(['export', *patterns, '-d', args.dest])}"
+    words = ["pip", "install", "--no-index", "--find-links", args.dest]
+    for option, dest in (("-r", "requirements"), ("-c", "constraints")):
+        for path in getattr(args, dest, ()):
+            words += [option, path]
+    return export, shlex.join(words + list(args.requirement))
+
+
+def _file_pattern(filename: str) -> str:
+    """A filename as an export pattern (a glob on filenames); NAME==VERSION for one a glob
+    would read otherwise."""
+    if re.fullmatch(r"[A-Za-z0-9._+-]+", filename) and "-" in filename:
+        return filename
+    from packaging.utils import parse_sdist_filename, parse_wheel_filename
+
+    if filename.endswith(".whl"):
+        name, version = parse_wheel_filename(filename)[:2]
+    else:
+        name, version = parse_sdist_filename(filename)
+    return f"{name}=={version}"
 
 
 def add_cache_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -133,7 +162,7 @@ def sources_of(args: argparse.Namespace) -> tuple[Source, ...]:
 
 #: Our commands that name entries, and so take pip's index options.
 INDEX_OPTION_COMMANDS = frozenset(
-    {"info", "list", "du", "show", "remove", "purge", "prune", "export", "verify"}
+    {"info", "list", "du", "show", "remove", "purge", "prune", "export", "verify", "check"}
 )
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "Sniffed",
     "parse_index_page",
     "sniff_body",
+    "wheel_metadata",
 ]
 
 Kind = Literal["wheel", "sdist", "metadata", "index", "other"]
@@ -190,6 +191,27 @@ def _sniff_zip(body: BinaryIO) -> Sniffed:
             return _sniff_zip_members(archive)
     except _ZIP_ERRORS as e:
         raise CacheFormatError(f"the zip archive is corrupt: {e}") from e
+
+
+def wheel_metadata(body: BinaryIO) -> bytes:
+    """A wheel's ``.dist-info/METADATA``, whole (at most ``MEMBER_LIMIT`` bytes); the
+    body must be seekable. Raises ``CacheFormatError`` when it is not a wheel."""
+    _check_zip_directory(body)
+    try:
+        with zipfile.ZipFile(body) as archive:
+            members = {info.filename: info for info in archive.infolist()}
+            stems = [m[1] for m in map(_WHEEL_RE.fullmatch, members) if m]
+            if len(stems) != 1:
+                raise CacheFormatError("the zip holds no single .dist-info/WHEEL; not a wheel")
+            metadata = members.get(f"{stems[0]}.dist-info/METADATA")
+            if metadata is None:
+                raise CacheFormatError(f"the wheel has {stems[0]}.dist-info/WHEEL but no METADATA")
+            data, truncated = _read_member(archive, metadata)
+    except _ZIP_ERRORS as e:
+        raise CacheFormatError(f"the zip archive is corrupt: {e}") from e
+    if truncated:
+        raise CacheFormatError(f"{metadata.filename} is larger than {MEMBER_LIMIT} bytes")
+    return data
 
 
 def _check_zip_directory(body: BinaryIO) -> None:

@@ -25,7 +25,7 @@ from urllib.request import url2pathname
 
 from pip_cache_plus.errors import UsageError
 
-__all__ = ["OptionLine", "read_requirements"]
+__all__ = ["OptionLine", "RequirementLine", "read_requirement_lines", "read_requirements"]
 
 _SCHEME = re.compile(r"^(http|https|file):", re.I)
 _COMMENT = re.compile(r"(^|\s+)#.*$")
@@ -53,6 +53,16 @@ class OptionLine:
     extra_index_urls: tuple[str, ...]
     no_index: bool
     find_links: str | None  # pip takes the first of a line's, relative to the file if it exists
+
+
+@dataclass(frozen=True, slots=True)
+class RequirementLine:
+    """A line that names a requirement: its text without the options after it."""
+
+    source: str  # "reqs.txt:3"
+    text: str  # "tiny-pure>=1 ; python_version >= '3.8'", or an -e line's target
+    constraint: bool  # from a constraints file (-c): narrows, installs nothing
+    editable: bool  # -e: pip installs it from its path or URL, not from an index
 
 
 class _LineError(Exception):
@@ -93,6 +103,49 @@ def read_requirements(paths: Iterable[str], environ: Mapping[str, str]) -> tuple
     return tuple(lines)
 
 
+def read_requirement_lines(
+    requirements: Iterable[str], constraints: Iterable[str], environ: Mapping[str, str]
+) -> tuple[RequirementLine, ...]:
+    """The requirement lines of the files, nested ``-r``/``-c`` followed as pip does (a
+    ``-c`` inside a requirements file makes a constraints file)."""
+    lines: list[RequirementLine] = []
+    for paths, constraint in ((requirements, False), (constraints, True)):
+        for path in paths:
+            lines += _requirements_of(path, environ, {os.path.abspath(path): None}, constraint)
+    return tuple(lines)
+
+
+def _requirements_of(
+    filename: str, environ: Mapping[str, str], seen: dict[str, str | None], constraint: bool
+) -> list[RequirementLine]:
+    found: list[RequirementLine] = []
+    for number, line in _preprocess(_content(filename), environ):
+        args, options = _break_args_options(line)
+        where = f"{filename}:{number}"
+        try:
+            opts, _ = _line_parser().parse_args(shlex.split(options))
+        except (_LineError, ValueError) as exc:
+            raise UsageError(f"invalid line {where}: {line!r}: {exc}") from None
+        if args:
+            found.append(RequirementLine(where, args, constraint, editable=False))
+        found += [RequirementLine(where, e, constraint, editable=True) for e in opts.editables]
+        for nested, is_constraint in ((opts.requirements, constraint), (opts.constraints, True)):
+            if nested:
+                name = _nested_name(filename, nested[0], seen)
+                found += _requirements_of(name, environ, {**seen, name: filename}, is_constraint)
+    return found
+
+
+def _nested_name(filename: str, name: str, seen: dict[str, str | None]) -> str:
+    if _SCHEME.search(filename) or not _SCHEME.search(name):
+        name = os.path.abspath(os.path.join(os.path.dirname(filename), name))
+    if name in seen:
+        first = seen[name]
+        tail = f" and again in {first}" if first is not None else ""
+        raise UsageError(f"{name} recursively references itself in {filename}{tail}")
+    return name
+
+
 def _read(
     filename: str, environ: Mapping[str, str], seen: dict[str, str | None]
 ) -> list[OptionLine]:
@@ -125,12 +178,7 @@ def _read(
 def _nested(
     filename: str, name: str, environ: Mapping[str, str], seen: dict[str, str | None]
 ) -> list[OptionLine]:
-    if _SCHEME.search(filename) or not _SCHEME.search(name):
-        name = os.path.abspath(os.path.join(os.path.dirname(filename), name))
-    if name in seen:
-        first = seen[name]
-        tail = f" and again in {first}" if first is not None else ""
-        raise UsageError(f"{name} recursively references itself in {filename}{tail}")
+    name = _nested_name(filename, name, seen)
     return _read(name, environ, {**seen, name: filename})
 
 

@@ -17,6 +17,7 @@ from .changes import (
     render_migration,
     render_prune,
 )
+from .check import CheckJSON, check_json, render_check
 from .common import (
     SCHEMA_VERSION,
     EntryJSON,
@@ -42,6 +43,7 @@ from .space import SummaryJSON, render_summary, summary_json, total_line
 
 __all__ = [
     "SCHEMA_VERSION",
+    "CheckJSON",
     "EntryJSON",
     "ExportJSON",
     "Format",
@@ -53,6 +55,7 @@ __all__ = [
     "ShowJSON",
     "SummaryJSON",
     "VerifyJSON",
+    "check_json",
     "describe",
     "entry_json",
     "format_size",
@@ -61,6 +64,7 @@ __all__ = [
     "migration_json",
     "progress_bar",
     "prune_json",
+    "render_check",
     "render_export",
     "render_info",
     "render_list",
