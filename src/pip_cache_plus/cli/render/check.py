@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, TypedDict
 
 from .common import SCHEMA_VERSION, EntryJSON, Format, dump, entry_json
-from .space import printable
+from .escape import visible
 
 if TYPE_CHECKING:
     from ...actions.check import CheckResult, Need
@@ -131,5 +131,5 @@ def render_check(
 
 def _need_line(need: Need, width: int) -> str:
     by = ", ".join(need.requested_by)
-    head = f" {_MARK[need.status]:<{width}}  {printable(need.wanted)} ({printable(by)})"
-    return f"{head}: {printable(need.reason)}"
+    head = f" {_MARK[need.status]:<{width}}  {visible(need.wanted)} ({visible(by)})"
+    return f"{head}: {visible(need.reason)}"
