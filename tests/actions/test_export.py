@@ -16,7 +16,12 @@ from typing import Any, BinaryIO
 import pytest
 
 from pip_cache_plus.actions import export as export_module
-from pip_cache_plus.actions.export import REASON_NO_FILENAME, REASON_UNSAFE_NAME, export_entries
+from pip_cache_plus.actions.export import (
+    REASON_NO_FILENAME,
+    REASON_NOT_PIPS,
+    REASON_UNSAFE_NAME,
+    export_entries,
+)
 from pip_cache_plus.cache import Cache
 from pip_cache_plus.cli.app import main
 from pip_cache_plus.format.records import parse_metadata, serialize_v2_metadata
@@ -384,3 +389,37 @@ def test_copy_range_falls_back_when_the_kernel_copy_is_refused(
         real_copy(src, out, 4, len(data))
     assert (tmp_path / "copy").read_bytes() == b"prefix" + data
     assert sorted(p.name for p in tmp_path.iterdir()) == ["copy", "source"]
+
+
+def test_names_rebuilt_from_content_are_exported_and_said_so(
+    capsys: pytest.CaptureFixture[str], v2_cache: BuiltCache, tmp_path: Path
+) -> None:
+    # No page left: every name comes from the bodies themselves.
+    for entry in Cache(v2_cache.path, index_urls=[]).entries():
+        if entry.kind == "index":
+            for stat in entry.raw.files:
+                stat.path.unlink()
+    code, data, _ = export(capsys, v2_cache.path, tmp_path / "json", "tiny-pure")
+    assert code == 0
+    exported = {d["filename"]: d["filename_from"] for d in data["exported"]}
+    assert exported == {
+        "tiny_pure-1.0-py3-none-any.whl": "content",
+        "tiny_pure-1.1-py3-none-any.whl": "content",
+        "tiny_pure-1.1.tar.gz": "content",
+    }
+    main(["export", "--cache-dir", str(v2_cache.path), "-d", str(tmp_path / "human"), "tiny-pure"])
+    lines = capsys.readouterr().out.splitlines()
+    marked = [line for line in lines if "name rebuilt from content" in line]
+    assert len(marked) == 3
+
+
+def test_a_rebuilt_name_pip_would_not_take_for_the_release_is_not_written(
+    v2_cache: BuiltCache, tmp_path: Path
+) -> None:
+    cache = Cache(v2_cache.path, index_urls=[])
+    (entry,) = (e for e in cache.entries() if e.filename == "tiny_pure-1.0-py3-none-any.whl")
+    content = replace(entry.naming, filename_from="content")
+    wrong = replace(entry, filename="other_name-1.0-py3-none-any.whl", naming=content)
+    result = export_entries([wrong], tmp_path / "out")
+    assert [(s.entry, s.reason) for s in result.skipped] == [(wrong, REASON_NOT_PIPS)]
+    assert list((tmp_path / "out").iterdir()) == []

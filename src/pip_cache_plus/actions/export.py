@@ -1,11 +1,13 @@
 """Export cached wheels and sdists into a directory, so ``pip --find-links DIR`` works offline.
 
-Each file is written under its real filename, byte-identical to what was downloaded: the
-raw body (files are fetched with ``Accept-Encoding: identity``; a body that still carries a
-``Content-Encoding`` is decoded, as a stream, and said so). The copy goes to a temp file in
-DIR (in the kernel where it can), is hashed there, checked against the sha256 a cached index
-page gives, and only then published with a hard link, so an existing file is never
-replaced. A file already in DIR with the same bytes is fine; a different one is reported.
+Each file is written under its real filename (or, where no URL or cached page names it,
+under the name its content gives, which pip accepts, and said so), byte-identical to what
+was downloaded: the raw body (files are fetched with ``Accept-Encoding: identity``; a body
+that still carries a ``Content-Encoding`` is decoded, as a stream, and said so). The copy
+goes to a temp file in DIR (in the kernel where it can), is hashed there, checked against
+the sha256 a cached index page gives, and only then published with a hard link, so an
+existing file is never replaced. A file already in DIR with the same bytes is fine; a
+different one is reported.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ..fs.fsio import open_quietly, window
 from ..fs.fsops import DISK_FULL_ERRNOS, atomic_file, copy_range, remove_abandoned_temps
 from ..inventory.entries import PROBLEM_LINK
 from ..inventory.filters import EXPORT_KINDS
+from ..inventory.names import classify
 from ..inventory.responses import read_response
 from ..model import CacheEntry
 
@@ -37,8 +40,9 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _FATAL_ERRNOS = DISK_FULL_ERRNOS | {errno.EROFS, errno.EACCES, errno.EPERM}
 _SOURCE_ORDER = {"http-v2": 0, "http": 1, "wheels": 2}
 
-REASON_NO_FILENAME = "no known filename (its URL could not be recovered)"
+REASON_NO_FILENAME = "no known filename (neither its URL, a cached page nor its content names it)"
 REASON_UNSAFE_NAME = "its filename is not a plain file name"
+REASON_NOT_PIPS = "its name rebuilt from content is not one pip accepts for it"
 REASON_DUPLICATE = "another copy of this file was exported"
 REASON_CONFLICT = "a different file of that name is already there (not overwritten)"
 REASON_LINK = "symbolic link in the cache (never followed)"
@@ -112,6 +116,8 @@ def export_entries(
             result.skipped.append(Skipped(entry, REASON_NO_FILENAME))
         elif not _plain_name(entry.filename):
             result.skipped.append(Skipped(entry, REASON_UNSAFE_NAME))
+        elif entry.naming.filename_from == "content" and not _pip_accepts(entry):
+            result.skipped.append(Skipped(entry, REASON_NOT_PIPS))
         else:
             groups.setdefault(entry.filename, []).append(entry)
     for done, filename in enumerate(sorted(groups), 1):
@@ -148,6 +154,18 @@ def _plain_name(name: str) -> bool:
         and "\\" not in name
         and "\0" not in name
         and not name.startswith(".")
+    )
+
+
+def _pip_accepts(entry: CacheEntry) -> bool:
+    """Whether a name rebuilt from content is one pip's finder takes for this release (a
+    valid wheel or sdist name that parses back to the entry's project and version)."""
+    assert entry.filename is not None
+    named = classify(entry.filename)
+    return (
+        named is not None
+        and named.kind == entry.kind
+        and (named.project, named.version) == (entry.project, entry.version)
     )
 
 

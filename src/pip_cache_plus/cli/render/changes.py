@@ -155,6 +155,7 @@ class ExportedJSON(TypedDict):
     sha256: str  # of the exported file
     sha256_checked: bool  # matched a cached index page's hash
     decoded_from: str | None  # a Content-Encoding removed (files are fetched unencoded)
+    filename_from: str | None  # as in ENTRY: "content" is a name rebuilt, not the real one
     source: Source
     entry_path: str
     url: str | None
@@ -190,6 +191,7 @@ def _exported_json(done: Exported) -> ExportedJSON:
         "sha256": done.sha256,
         "sha256_checked": done.checked,
         "decoded_from": done.decoded,
+        "filename_from": entry.naming.filename_from,
         "source": entry.source,
         "entry_path": str(entry.raw.path),
         "url": entry.url,
@@ -214,6 +216,8 @@ def _exported_line(done: Exported) -> str:
         notes.append("sha256 checked")
     if done.decoded:
         notes.append(f"decoded from {done.decoded}")
+    if done.entry.naming.filename_from == "content":
+        notes.append("name rebuilt from content: no URL or cached page gives the real one")
     return f" - {done.path.name} ({', '.join(notes)})"
 
 
