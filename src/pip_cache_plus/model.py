@@ -104,6 +104,7 @@ class Naming:
     url_unknown: UrlUnknown | None = None  # why the URL is not known (None: it is)
     body_sha256: str | None = None  # of the (decoded) body, when it had to be hashed
     content_name: str | None = None  # the filename its content gives (wheels: rebuilt)
+    redirect: str | None = None  # the Location of a cached redirect, as sent
 
 
 NO_NAMING = Naming()

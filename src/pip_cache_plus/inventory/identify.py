@@ -13,11 +13,13 @@ import json
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from urllib.parse import urljoin, urlsplit
 
 from packaging.utils import canonicalize_name
 
 from ..errors import CacheFormatError, unreadable
 from ..format import sniff, streams
+from ..format.records import key_digest
 from ..fs.fsio import read_all
 from ..model import CacheEntry, Naming, RawEntry, invalid
 from .harvest import by_layout, clue_sources, clues
@@ -34,12 +36,13 @@ from .responses import (
     parse_http_date,
     read_response,
 )
-from .urls import redact, url_filename
+from .urls import cache_key, redact, url_filename
 
 _MAX_ORIGIN_JSON = 1024 * 1024
 #: An encoded body is decoded to a temporary file for sniffing only up to this size.
 MAX_SPOOL = 256 * 1024 * 1024
 _PAGE_MEDIA = ("html", "json")
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})  # pip caches 301 and 308
 _HINT_KINDS: dict[str, sniff.Kind] = {"bdist_wheel": "wheel", "sdist": "sdist"}
 # The namings every entry of a route shares (one object each, not one per entry).
 _NAMING = Naming()
@@ -61,6 +64,7 @@ class _Head:
     hints: tuple[str, str, str | None] | None  # x-pypi-file-package-type, -project, -version
     body: BodyRef
     problem: str | None  # the body does not fit its Content-Length: pip cannot use it
+    location: str | None  # of a cached redirect (301, 308)
 
     @classmethod
     def of(cls, read: ReadResponse) -> _Head:
@@ -80,6 +84,7 @@ class _Head:
             hints,
             read.body,
             body_length_problem(status, get("content-length"), read.body.length),
+            get("location") if status in _REDIRECTS else None,
         )
 
     @property
@@ -150,6 +155,7 @@ def _answers(
     pages = [(r.key, f) for r, f in pending if isinstance(f, _Head) and f.is_page and r.key]
     hints = clue_sources(pending)
     recovered = recover(pages, candidates, keys, clues(hints))
+    _follow_redirects(pending, recovered, keys)
     answers: list[CacheEntry] = []
     heads: dict[int, _Head] = {}  # of the answers left to name by the pages
     pending.reverse()  # popped from the end, so each head is freed once answered
@@ -170,6 +176,25 @@ def _answers(
         for i in todo:
             answers[i] = _by_page(answers[i], files, heads.pop(i, None))
     yield from by_layout(answers, candidates, recovered.harvest, clues(hints), keys)
+
+
+def _follow_redirects(
+    pending: Sequence[tuple[RawEntry, _Head | CacheEntry]], recovered: Recovered, keys: set[str]
+) -> None:
+    """The URL a cached redirect points to names the entry cached under it, if one is: an
+    absolute ``Location`` as it is, a relative one against the redirect's own URL."""
+    for raw, first in pending:
+        location = first.location if isinstance(first, _Head) else first.naming.redirect
+        if location is None or raw.key is None:
+            continue
+        base = recovered.urls.get(raw.key)
+        try:
+            target = urljoin(base, location) if base is not None else location
+            key = key_digest(cache_key(target)) if urlsplit(target).scheme else None
+        except ValueError:  # a Location urlsplit refuses: no request went there
+            continue
+        if key is not None and key in keys and key not in recovered.urls:
+            recovered.urls[key] = target
 
 
 def _unnamed(entry: CacheEntry) -> bool:
@@ -261,12 +286,19 @@ def _recheck(raw: RawEntry, known: CacheEntry, recovered: Recovered) -> CacheEnt
             return known  # named by its content then, and still
         return _identify_again(raw)  # its page is gone: by content, as a fresh run would
     named = classify(url_filename(url))
-    if named is None:  # the URL names nothing: content, as before
-        return replace(known, url=redact(url), naming=replace(known.naming, url_unknown=None))
+    old = known.naming
+    if named is None:  # the URL names nothing: by content, as a fresh run names it
+        content = old.content_name
+        naming = Naming(
+            "content" if content is not None else None, body_sha256=old.body_sha256,
+            content_name=content, redirect=old.redirect,
+        )  # fmt: skip
+        return replace(known, filename=content, url=redact(url), sha256=None, naming=naming)
     sha256 = recovered.hashes.get(raw.key)
+    naming = _BY_URL if old.redirect is None else Naming("url", redirect=old.redirect)
     return CacheEntry(
         raw, named.kind, named.project, named.version, named.filename, redact(url),
-        known.stored, sha256=sha256, naming=_BY_URL,
+        known.stored, sha256=sha256, naming=naming,
     )  # fmt: skip
 
 
@@ -292,6 +324,8 @@ def _first_pass(raw: RawEntry) -> _Head | CacheEntry:
 
 def _identify_http(raw: RawEntry, head: _Head, recovered: Recovered) -> CacheEntry:
     entry = _name_http(raw, head, recovered)
+    if head.location is not None:  # remembered: it names the entry it points to
+        entry = replace(entry, naming=replace(entry.naming, redirect=head.location))
     if head.problem is not None:  # still named (remove by name finds it; prune clears it)
         return replace(entry, kind="invalid", problem=head.problem, sha256=None)
     return entry

@@ -148,13 +148,14 @@ def _naming_record(naming: Naming) -> list[Any]:
         naming.url_unknown,
         naming.body_sha256,
         naming.content_name,
+        naming.redirect,
     ]
 
 
 def _naming(record: list[Any]) -> Naming:
-    filename_from, candidates, link, page, url_unknown, body_sha256, content_name = record
+    filename_from, candidates, link, page, url_unknown, body_sha256, content, redirect = record
     return Naming(
-        filename_from, tuple(candidates), link, page, url_unknown, body_sha256, content_name
+        filename_from, tuple(candidates), link, page, url_unknown, body_sha256, content, redirect
     )
 
 
@@ -205,12 +206,13 @@ def _valid(record: object) -> bool:
 
 def _valid_naming(naming: list[Any]) -> bool:
     match naming:
-        case [filename_from, list(candidates), link, page, url_unknown, body_sha256, content]:
+        case [filename_from, list(candidates), link, page, url_unknown, *texts]:
             return (
                 (filename_from is None or filename_from in FILENAME_FROM)
                 and (url_unknown is None or url_unknown in URL_UNKNOWN)
                 and all(type(c) is str for c in candidates)
-                and all(t is None or type(t) is str for t in (link, page, body_sha256, content))
+                and len(texts) == 3  # body_sha256, content_name, redirect
+                and all(t is None or type(t) is str for t in (link, page, *texts))
             )
     return False
 
