@@ -147,11 +147,13 @@ def test_the_cli_says_why_urls_are_unknown_and_what_to_pass(
         "not known; pass --index-url URL (the one pip used): python -m pip_cache_plus "
         f"--cache-dir {shlex.quote(where)} show tiny-pure==1.0 --index-url URL"
     ]
+    # info opens nothing in the cache: it says what the last listing (the memo) found.
+    code, out = _run(capsys, "--cache-dir", where, "info")
+    assert out.count("At the last listing: URL unknown for") == 1
+    assert out.rstrip().endswith(f"pass --index-url URL (the one pip used): {hint}")
     # The hint does what it says.
-    code, out = _run(
-        capsys, "--cache-dir", where, "list", "--format", "json",
-        "--index-url", relative_cache.index_url,
-    )  # fmt: skip
+    index = relative_cache.index_url
+    code, out = _run(capsys, "--cache-dir", where, "list", "--format", "json", "--index-url", index)
     named = [e for e in json.loads(out)["entries"] if e["source"] != "wheels"]
     assert all(e["url"] is not None and e["url_unknown"] is None for e in named)
     assert (

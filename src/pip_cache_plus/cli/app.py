@@ -83,6 +83,13 @@ def _add_info(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handl
 
 def _cmd_info(args: argparse.Namespace, cache: Cache) -> int:
     render.render_info(cache.info(), args.format, sys.stdout, hint=hint_of(args))
+    if args.format == "human" and cache.memo_dir is not None:
+        from ..inventory.memo import remembered_unknown_urls
+
+        unknown = remembered_unknown_urls(cache.memo_dir, cache.path)
+        hint = command_hint_of(args, "list")
+        if (note := render.remembered_note(unknown, hint)) is not None:
+            print(note)
     return EXIT_OK
 
 

@@ -243,12 +243,13 @@ def index_options_of(args: argparse.Namespace) -> IndexOptions:
     )
 
 
-def command_hint_of(args: argparse.Namespace) -> str:
-    """This run's command line for a hint that adds an index option: the ``--cache-dir``
-    and the index options the user gave (all but ``--index-url``, which the hint
-    supplies), so a pasted hint reaches the same cache with the same indexes."""
-    words = [args.command]
-    if hasattr(args, "pattern"):
+def command_hint_of(args: argparse.Namespace, command: str | None = None) -> str:
+    """This run's command line (or ``command``'s) for a hint that adds an index option:
+    the ``--cache-dir`` and the index options the user gave (all but ``--index-url``,
+    which the hint supplies), so a pasted hint reaches the same cache with the same
+    indexes."""
+    words = [command or args.command]
+    if command is None and hasattr(args, "pattern"):
         words += [p.text for p in patterns_of(args) if p.text != "*"]
     for url in getattr(args, "extra_index_urls", ()):
         words += ["--extra-index-url", url]

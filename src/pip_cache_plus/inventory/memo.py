@@ -29,7 +29,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from ..model import FILENAME_FROM, KINDS, URL_UNKNOWN, CacheEntry, Naming, RawEntry
+from ..model import FILENAME_FROM, KINDS, URL_UNKNOWN, CacheEntry, Naming, RawEntry, UrlUnknown
 
 MEMO_DIR_ENV = "PIP_CACHE_PLUS_MEMO_DIR"
 #: Bumped with any change to what identification answers (or to this format).
@@ -76,9 +76,7 @@ class Memo:
     def load(cls, directory: Path, cache_dir: Path, walked: Iterable[Path]) -> Memo:
         """The memo of ``cache_dir`` in ``directory`` (empty if there is none usable), for
         a run that walks the directories ``walked``: only their records are replaced."""
-        real = os.path.realpath(cache_dir)
-        name = hashlib.sha256(os.fsencode(real)).hexdigest()[:32]
-        file = directory / f"{name}.json"
+        real, file = _file_of(directory, cache_dir)
         scope = tuple(os.path.join(path, "") for path in walked)
         records, index_urls = _read(file, real)
         mine = [path for path in records if path.startswith(scope)]
@@ -112,6 +110,20 @@ class Memo:
         records = chain(kept, ((e.raw.where, _record(e)) for e in entries))
         with contextlib.suppress(OSError):
             _write(self.file, self.cache_dir, index_urls, records)
+
+
+def _file_of(directory: Path, cache_dir: Path) -> tuple[str, Path]:
+    real = os.path.realpath(cache_dir)
+    name = hashlib.sha256(os.fsencode(real)).hexdigest()[:32]
+    return real, directory / f"{name}.json"
+
+
+def remembered_unknown_urls(directory: Path, cache_dir: Path) -> list[UrlUnknown]:
+    """Why each entry's URL was unknown at the last listing, from the memo alone (nothing
+    in the cache is opened: ``info`` only stats files); empty without a memo."""
+    real, file = _file_of(directory, cache_dir)
+    records, _ = _read(file, real)
+    return [r[9][4] for r in records.values() if r[5] is None and r[9][4] is not None]
 
 
 def remembered(entry: CacheEntry) -> bool:

@@ -39,6 +39,7 @@ from .core import (
     render_removal,
 )
 from .inspection import ShowJSON, VerifyJSON, render_show, render_verify, shown_json
+from .naming import remembered_note
 from .space import SummaryJSON, render_summary, summary_json, total_line
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "migration_json",
     "progress_bar",
     "prune_json",
+    "remembered_note",
     "render_check",
     "render_export",
     "render_info",

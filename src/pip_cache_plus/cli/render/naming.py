@@ -67,11 +67,20 @@ def url_unknown_line(entry: CacheEntry, hint: str) -> str | None:
 def unknown_urls_note(entries: Iterable[CacheEntry], hint: str) -> str | None:
     """One paragraph for the end of a listing: how many URLs are unknown, why, and the
     command that names them (``hint``: the user's command line up to the options)."""
-    reasons: Counter[UrlUnknown] = Counter(
-        why
-        for entry in entries
-        if entry.url is None and (why := entry.naming.url_unknown) in _FIXABLE
+    return _note(
+        (why for entry in entries if entry.url is None and (why := entry.naming.url_unknown)),
+        hint,
     )
+
+
+def remembered_note(reasons: Iterable[UrlUnknown], hint: str) -> str | None:
+    """``info``'s paragraph on the URLs the last listing did not know (from the memo)."""
+    note = _note(reasons, hint)
+    return None if note is None else f"At the last listing: {note}"
+
+
+def _note(whys: Iterable[UrlUnknown], hint: str) -> str | None:
+    reasons: Counter[UrlUnknown] = Counter(why for why in whys if why in _FIXABLE)
     if not reasons:
         return None
     total = sum(reasons.values())
