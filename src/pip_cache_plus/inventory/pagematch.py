@@ -18,12 +18,13 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from packaging.tags import Tag
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
 
 from ..format.records import key_digest
 from ..format.simple import ListedFile, LoadedPage
 from ..model import FilenameFrom, Kind, UrlUnknown
-from .names import FileName, classify
+from .names import classify
 from .urls import cache_key
 
 __all__ = ["Listing", "Match", "PageFiles", "Unnamed", "match"]
@@ -37,7 +38,8 @@ class Listing:
     """One file on one cached page."""
 
     file: ListedFile
-    named: FileName
+    kind: Kind  # wheel or sdist
+    version: str  # as the filename writes it
     page: str  # the page entry's key
     page_url: str | None  # the page's own URL, when known
     url: str | None  # the link resolved against it
@@ -74,25 +76,54 @@ class PageFiles:
 
     def __init__(self, projects: Collection[str]) -> None:
         self._projects = projects
-        self._by_release: dict[tuple[str, str], list[Listing]] = {}
         self._by_project: dict[str, list[Listing]] = {}
+        self._releases: dict[str, dict[str, list[Listing]]] = {}  # built when first asked
 
     def add(self, page_key: str, page_url: str | None, page: LoadedPage) -> None:
         for file in page.listed():
-            named = classify(file.filename)
-            if named is None or named.kind == "metadata" or named.project not in self._projects:
+            parsed = _project_version(file.filename)
+            if parsed is None or parsed[0] not in self._projects:
                 continue
+            project, version, kind = parsed
             url = page.resolve(page_url, file.link) if page_url is not None else None
-            listing = Listing(file, named, page_key, page_url, url)
-            assert named.project is not None and named.version is not None
-            self._by_release.setdefault((named.project, named.version), []).append(listing)
-            self._by_project.setdefault(named.project, []).append(listing)
+            listing = Listing(file, kind, version, page_key, page_url, url)
+            self._by_project.setdefault(project, []).append(listing)
 
     def release(self, project: str, version: str) -> list[Listing]:
-        return self._by_release.get((project, version), [])
+        releases = self._releases.get(project)
+        if releases is None:
+            releases = self._releases[project] = {}
+            for listing in self.project(project):
+                releases.setdefault(_normal_version(listing.version), []).append(listing)
+        return releases.get(version, [])
 
     def project(self, project: str) -> list[Listing]:
         return self._by_project.get(project, [])
+
+
+def _project_version(filename: str) -> tuple[str, str, Kind] | None:
+    """(project, version as written, kind) of a listed wheel or sdist, cheaply: a page
+    lists several files for each cached one, and packaging's full parse of a wheel name
+    (every tag) is left to the few that are candidates."""
+    if filename.endswith(".whl"):
+        parts = filename[:-4].split("-")
+        if len(parts) not in (5, 6) or not all(parts):
+            return None
+        return canonicalize_name(parts[0]), parts[1], "wheel"
+    named = classify(filename)
+    if named is None or named.kind != "sdist":
+        return None
+    assert named.project is not None and named.version is not None
+    return named.project, named.version, "sdist"
+
+
+@functools.lru_cache(maxsize=4096)
+def _normal_version(version: str) -> str:
+    """As the entries' versions are written (their content's, normalized when valid)."""
+    try:
+        return str(Version(version))
+    except InvalidVersion:
+        return version
 
 
 def match(entry: Unnamed, files: PageFiles, body_sha256: Callable[[], str | None]) -> Match:
@@ -124,7 +155,7 @@ def _of(entry: Unnamed, listings: list[Listing]) -> Match:
 def _by_name(entry: Unnamed, release: Iterable[Listing]) -> list[Listing]:
     if entry.kind == "metadata":
         return [listing for listing in release if listing.file.has_metadata]
-    same_kind = [listing for listing in release if listing.named.kind == entry.kind]
+    same_kind = [listing for listing in release if listing.kind == entry.kind]
     if entry.content_name is None:
         return same_kind
     if entry.kind == "wheel":
