@@ -82,7 +82,7 @@ def test_uncertain_names_say_so(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert wheel["url_unknown"] == "not-listed"  # the page lists no file with its sha256
     human = _run(capsys, "--cache-dir", cache, "list")
     assert (
-        f" - pkg 1.0 [metadata] (" in human
+        " - pkg 1.0 [metadata] (" in human
         and f"metadata, http-v2; one of: {PURE}.metadata, " in human
     )
     assert f" - {rebuilt} (" in human and "wheel, http-v2; name rebuilt from content)" in human
