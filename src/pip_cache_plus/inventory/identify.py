@@ -22,16 +22,15 @@ from ..format import sniff, streams
 from ..format.records import key_digest
 from ..fs.fsio import read_all
 from ..model import CacheEntry, Naming, RawEntry, invalid
+from .bypage import Body, name_by_pages, unnamed
 from .harvest import by_layout, clue_sources, clues
 from .memo import Memo, remembered, urls_digest
 from .names import classify
-from .pagematch import MATCHABLE, PageFiles, Unnamed, match
-from .recover import Candidates, IndexUrls, PageSource, Recovered, read_page, recover
+from .recover import Candidates, IndexUrls, Recovered, recover
 from .responses import (
     BodyRef,
     ReadResponse,
     body_length_problem,
-    body_sha256,
     open_body,
     parse_http_date,
     read_response,
@@ -157,24 +156,20 @@ def _answers(
     recovered = recover(pages, candidates, keys, clues(hints))
     _follow_redirects(pending, recovered, keys)
     answers: list[CacheEntry] = []
-    heads: dict[int, _Head] = {}  # of the answers left to name by the pages
+    bodies: dict[int, Body] = {}  # of the answers left to name by the pages
     pending.reverse()  # popped from the end, so each head is freed once answered
     while pending:
         raw, first = pending.pop()
         if isinstance(first, _Head):
             entry = _identify_http(raw, first, recovered)
-            if _unnamed(entry):
-                heads[len(answers)] = first
+            if unnamed(entry):
+                bodies[len(answers)] = Body(first.body, first.content_encoding)
         elif id(first) in known and first.kind != "invalid":
             entry = _recheck(raw, first, recovered)
         else:
             entry = first
         answers.append(entry)
-    todo = [i for i, entry in enumerate(answers) if _unnamed(entry)]
-    if todo:
-        files = _page_files(pages, recovered, {answers[i].project or "" for i in todo})
-        for i in todo:
-            answers[i] = _by_page(answers[i], files, heads.pop(i, None))
+    name_by_pages(answers, bodies, pages, recovered)
     yield from by_layout(answers, candidates, recovered.harvest, clues(hints), keys)
 
 
@@ -195,63 +190,6 @@ def _follow_redirects(
             continue
         if key is not None and key in keys and key not in recovered.urls:
             recovered.urls[key] = target
-
-
-def _unnamed(entry: CacheEntry) -> bool:
-    """Whether the pages' file lists may name ``entry``: its URL is not known, and its
-    content says what release it is."""
-    return (
-        entry.url is None
-        and entry.kind in MATCHABLE
-        and entry.project is not None
-        and entry.version is not None
-        and entry.raw.key is not None
-        and entry.raw.source != "wheels"
-    )
-
-
-def _page_files(
-    pages: Sequence[tuple[str, PageSource]], recovered: Recovered, projects: set[str]
-) -> PageFiles:
-    """The files listed by the pages of ``projects`` (and by pages that name none)."""
-    files = PageFiles(projects)
-    for key, head in pages:
-        page = recovered.pages.get(key)
-        if page is None or (page.project is not None and page.project not in projects):
-            continue
-        loaded = read_page(head)  # read again: only these pages, only when needed
-        if loaded is not None:
-            files.add(key, page.url, loaded)
-    return files
-
-
-def _by_page(entry: CacheEntry, files: PageFiles, head: _Head | None) -> CacheEntry:
-    assert entry.raw.key is not None and entry.project is not None and entry.version is not None
-    naming = entry.naming
-    digest = [naming.body_sha256]
-
-    def hashed() -> str | None:
-        if digest[0] is None:
-            digest[0] = _body_hash(entry.raw, head)
-        return digest[0]
-
-    unnamed = Unnamed(entry.raw.key, entry.kind, entry.project, entry.version, naming.content_name)
-    found = match(unnamed, files, hashed)
-    named = Naming(
-        found.filename_from, found.candidates, found.link, found.page, found.url_unknown,
-        digest[0], naming.content_name,
-    )  # fmt: skip
-    url = redact(found.url) if found.url is not None else None
-    return replace(entry, filename=found.filename, url=url, sha256=found.sha256, naming=named)
-
-
-def _body_hash(raw: RawEntry, head: _Head | None) -> str | None:
-    if head is None:  # a remembered answer: its response is read again
-        try:
-            head = _Head.of(read_response(raw))
-        except (CacheFormatError, OSError):
-            return None
-    return body_sha256(head.body, head.content_encoding)
 
 
 def _needs_pages(

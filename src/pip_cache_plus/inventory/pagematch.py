@@ -89,6 +89,12 @@ class PageFiles:
             listing = Listing(file, kind, version, page_key, page_url, url)
             self._by_project.setdefault(project, []).append(listing)
 
+    def extend(self, other: PageFiles, project: str) -> None:
+        """Add what ``other``'s pages list of ``project``."""
+        if listed := other.project(project):
+            self._by_project.setdefault(project, []).extend(listed)
+            self._releases.pop(project, None)
+
     def release(self, project: str, version: str) -> list[Listing]:
         releases = self._releases.get(project)
         if releases is None:
