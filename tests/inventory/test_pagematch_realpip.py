@@ -160,3 +160,28 @@ def test_the_cli_says_why_urls_are_unknown_and_what_to_pass(
         "URL unknown"
         not in _run(capsys, "--cache-dir", where, "list", "-i", relative_cache.index_url)[1]
     )
+
+
+@pytest.mark.parametrize("how", ["index", "find-links"])
+def test_directory_listings_and_find_links_pages_name_their_files(
+    how: str, packages: tuple[PackageFile, ...], pip_current: PipRunner, tmp_path: Path
+) -> None:
+    """A folder served by http.server, as pip's index or as a --find-links page: its
+    pages name no project and link files relatively; with nothing configured they still
+    give the exact filename."""
+    cache = tmp_path / "cache"
+    with IndexServer(packages, page_format="dirlisting") as server:
+        pip = pip_current.with_index(server.index_url)
+        extra = ["--no-index", "--find-links", f"{server.index_url}tiny-pure/"]
+        args = ("tiny_pure==1.0", "--no-deps", *(extra if how == "find-links" else ()))
+        pip.download(*args, dest=tmp_path / "dl", cache_dir=cache)
+    entries = _listing(cache, [], None)
+    pages = [e for e in entries if e.kind == "index"]
+    (wheel,) = (e for e in entries if e.kind == "wheel")
+    assert pages and all(e.url is None for e in entries)
+    assert (wheel.filename, wheel.naming.filename_from) == (
+        "tiny_pure-1.0-py3-none-any.whl",
+        "page",
+    )
+    assert wheel.naming.link == "tiny_pure-1.0-py3-none-any.whl"
+    assert wheel.naming.page in {page.raw.key for page in pages}
