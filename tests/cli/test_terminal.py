@@ -1,7 +1,8 @@
 """Nothing from the cache reaches the terminal raw: control and bidi characters planted in
-every place cache content is shown (an index page's link, a METADATA ``Name``, a built
-wheel's file name, a foreign file's name, a header value, a URL's user name) come out of
-every human output escaped; JSON and the paths of ``--format abspath`` off a terminal stay
+every place cache content is shown (an index page's link, a METADATA and a PKG-INFO
+``Name``, a built wheel's file name, a foreign file's name, a header value, a URL's user
+name, an unreadable legacy entry's name) come out of every human output and every message
+on stderr escaped; JSON and the paths of ``--format abspath`` off a terminal stay
 exact; ``remove``, ``export`` and ``migrate`` still act on the real names.
 """
 
@@ -12,6 +13,7 @@ import io
 import json
 import re
 import shutil
+import tarfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -20,6 +22,7 @@ import pytest
 
 import everycommand
 import fuzzkit
+from pip_cache_plus.actions import export as export_mod
 from pip_cache_plus.cli.app import main
 from pip_cache_plus.cli.render.escape import visible, visible_text
 from pip_cache_plus.format.records import key_path
@@ -33,7 +36,8 @@ EVIL = CLEAR + TITLE + CR + RLO
 #: What a terminal obeys: C0 but newline and tab, DEL, C1, zero-width, bidi.
 RAW = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
-LINKED = f"linked{RLO}lmth-9.9-py3-none-any.whl"  # named by a page link
+# Named by a page link; the override in its platform tag, where pip still takes the name.
+LINKED = f"linked-9.9-py3-none-any{RLO}lmth.whl"
 PROJECT = f"named{CLEAR}proj"  # a wheel's METADATA Name, no URL names it
 BUILT = f"built{TITLE}-1.0-py3-none-any.whl"  # in wheels/ (not a valid name: "invalid")
 FOREIGN = f"foreign{CR}{CLEAR}file"  # not pip's, in http-v2/
@@ -181,7 +185,11 @@ def test_remove_export_and_migrate_act_on_the_real_names(
     assert after[LINKED]["source"] == "http-v2" and after[LINKED]["url"] == before[LINKED]["url"]
     assert export.code == 0 and not _raw_in(export.out + export.err)
     exported = {p.name for p in (tmp_path / "out").iterdir()}
-    assert {LINKED, named} <= exported
+    assert LINKED in exported
+    # A name rebuilt from content that pip would not take is not written (export's rule),
+    # and is said so, escaped.
+    assert named not in exported
+    assert f"{visible(named)} (http-v2): {export_mod.REASON_NOT_PIPS}" in export.out
     body = after[LINKED]["body_path"]
     assert (tmp_path / "out" / LINKED).read_bytes() == Path(body).read_bytes()
 
@@ -213,3 +221,72 @@ def _entries(where: tuple[str, ...]) -> list[dict[str, Any]]:
 def test_escapes(text: str, value: str, within: str | None) -> None:
     assert visible(text) == value
     assert visible_text(text) == (value if within is None else within)
+
+
+def _sdist(name: str, version: str) -> bytes:
+    """An sdist whose PKG-INFO says ``name`` (and so does its top directory)."""
+    pkg_info = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\n".encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        info = tarfile.TarInfo(f"{name}-{version}/PKG-INFO")
+        info.size = len(pkg_info)
+        tar.addfile(info, io.BytesIO(pkg_info))
+    return buf.getvalue()
+
+
+#: In a core metadata field a CR ends the line (for pip's parser too): the rest of EVIL.
+IN_FIELD = CLEAR + TITLE + RLO
+
+
+@pytest.mark.parametrize("kind", ["v2", "legacy"])
+def test_a_pkg_info_name_is_shown_escaped(
+    request: pytest.FixtureRequest, index_server: IndexServer, kind: str
+) -> None:
+    cache: BuiltCache = request.getfixturevalue(f"{kind}_cache")
+    source_dir = "http-v2" if kind == "v2" else "http"
+    like = fuzzkit.find_wheel(cache.path, source_dir)
+    url = f"{index_server.base_url}/unlisted.tar.gz"
+    _place(cache.path, source_dir, url, like, _sdist(f"sd{IN_FIELD}x", "6.6"))
+    where = ("--cache-dir", str(cache.path))
+
+    project = f"sd{IN_FIELD}x".lower()
+    assert project in {e["project"] for e in _entries(where)}  # exact in JSON
+    for argv in (("list",), ("show", "*"), ("du",), ("remove", "sd*", "--dry-run")):
+        outcome = everycommand.run_command(*argv, *where)
+        assert not _raw_in(outcome.out + outcome.err), (argv, outcome.out)
+        assert visible(f"{TITLE}{RLO}x") in outcome.out, argv  # list: its rebuilt filename
+
+
+def test_errors_on_stderr_quote_names_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    not_a_dir = tmp_path / f"file{EVIL}"
+    not_a_dir.write_bytes(b"")
+    # cli/app's error path (exit 1), the missing-cache note, and a usage error (exit 2).
+    error = everycommand.run_command("list", "--cache-dir", str(not_a_dir))
+    missing = everycommand.run_command("list", "--cache-dir", str(tmp_path / f"gone{EVIL}"))
+    with pytest.raises(SystemExit):
+        main(["export", "*", "-d", str(not_a_dir), "--cache-dir", str(tmp_path)])
+    usage = capsys.readouterr().err
+
+    assert error.code == 1
+    for err in (error.err, missing.err, usage):
+        assert visible(EVIL) in err
+        assert not _raw_in(err), err
+
+
+def test_migrate_lists_an_unreadable_legacy_entry_escaped_and_leaves_it(
+    legacy_cache: BuiltCache,
+) -> None:
+    broken = legacy_cache.path / "http" / "e" / "v" / "i" / "l" / "x" / f"broken{EVIL}"
+    broken.parent.mkdir(parents=True)
+    broken.write_bytes(b"cc=4,\xff")
+    where = ("--cache-dir", str(legacy_cache.path))
+
+    dry = everycommand.run_command("migrate", "--dry-run", *where)
+    done = everycommand.run_command("migrate", *where)
+
+    for outcome in (dry, done):
+        assert not _raw_in(outcome.out + outcome.err), outcome
+        assert visible(f"broken{EVIL}") in outcome.out
+    assert broken.read_bytes() == b"cc=4,\xff"
