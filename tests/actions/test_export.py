@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -392,13 +393,19 @@ def test_copy_range_falls_back_when_the_kernel_copy_is_refused(
 
 
 def test_names_rebuilt_from_content_are_exported_and_said_so(
-    capsys: pytest.CaptureFixture[str], v2_cache: BuiltCache, tmp_path: Path
+    capsys: pytest.CaptureFixture[str],
+    v2_cache: BuiltCache,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # No page left: every name comes from the bodies themselves.
+    # No index configured, no page left, nor a built wheel's origin.json (a clue to the
+    # index): every name comes from the bodies themselves.
+    monkeypatch.delenv("PIP_INDEX_URL")
     for entry in Cache(v2_cache.path, index_urls=[]).entries():
         if entry.kind == "index":
             for stat in entry.raw.files:
                 stat.path.unlink()
+    shutil.rmtree(v2_cache.path / "wheels")
     code, data, _ = export(capsys, v2_cache.path, tmp_path / "json", "tiny-pure")
     assert code == 0
     exported = {d["filename"]: d["filename_from"] for d in data["exported"]}

@@ -31,6 +31,7 @@ from ..inventory.entries import PROBLEM_LINK
 from ..inventory.filters import EXPORT_KINDS
 from ..inventory.names import classify
 from ..inventory.responses import read_response
+from ..inventory.urls import url_filename
 from ..model import CacheEntry
 
 _FILE_STATUSES = (200, 203)  # a response with the file as its body
@@ -161,6 +162,8 @@ def _pip_accepts(entry: CacheEntry) -> bool:
     """Whether a name rebuilt from content is one pip's finder takes for this release (a
     valid wheel or sdist name that parses back to the entry's project and version)."""
     assert entry.filename is not None
+    if entry.url is not None and url_filename(entry.url) == entry.filename:
+        return True  # the URL's own name: the real one, however odd
     named = classify(entry.filename)
     return (
         named is not None
