@@ -79,13 +79,15 @@ class Cache:
         environ: Mapping[str, str] | None = None,
         memo: bool = False,
         index_options: IndexOptions | None = None,
+        isolated: bool = False,
     ) -> Cache:
         """The cache pip would use, by pip's rules (``--cache-dir``, env, config, default);
-        ``memo``: with the default memo directory (``$PIP_CACHE_PLUS_MEMO_DIR``...)."""
+        ``memo``: with the default memo directory (``$PIP_CACHE_PLUS_MEMO_DIR``...);
+        ``isolated``: as pip's ``--isolated`` (no ``PIP_*`` variables, no user config)."""
         from .inventory.memo import default_dir
         from .locate.cachedir import find_cache
 
-        found = find_cache(cache_dir, no_cache_dir=no_cache_dir, environ=environ)
+        found = find_cache(cache_dir, no_cache_dir=no_cache_dir, environ=environ, isolated=isolated)
         memo_dir = default_dir(os.environ if environ is None else environ) if memo else None
         return cls(found.path, memo_dir=memo_dir, index_options=index_options)
 
@@ -189,15 +191,18 @@ class Cache:
         *,
         dry_run: bool = False,
         on_wait: Callable[[], None] | None = None,
+        on_removed: Callable[[str], None] | None = None,
     ) -> Removal:
-        """Remove whole matching entries, then directories left empty."""
+        """Remove whole matching entries, then directories left empty (``on_removed`` is
+        told of each file and directory removed)."""
         from .actions.clean import remove_entries
         from .fs.lock import cache_lock
 
         if dry_run:
             return self._dry_removal(tuple(sources), filt.select, purge=False)
         with cache_lock(self.path, on_wait=on_wait):
-            return remove_entries(self.path, self.select(filt, sources), dry_run=False)
+            selected = self.select(filt, sources)
+            return remove_entries(self.path, selected, dry_run=False, on_removed=on_removed)
 
     def purge(
         self,
@@ -205,6 +210,7 @@ class Cache:
         legacy_only: bool = False,
         dry_run: bool = False,
         on_wait: Callable[[], None] | None = None,
+        on_removed: Callable[[str], None] | None = None,
     ) -> Removal:
         """Everything pip's purge removes (``legacy_only``: only ``http/``)."""
         from .actions.clean import purge_sources
@@ -215,7 +221,7 @@ class Cache:
             return self._dry_removal(sources, list, purge=True)
         with cache_lock(self.path, on_wait=on_wait):
             entries = list(self.entries(sources))
-            return purge_sources(self.path, entries, sources, dry_run=False)
+            return purge_sources(self.path, entries, sources, dry_run=False, on_removed=on_removed)
 
     def _dry_removal(
         self,

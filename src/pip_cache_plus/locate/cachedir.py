@@ -40,8 +40,10 @@ def find_cache(
     *,
     no_cache_dir: bool = False,
     environ: Mapping[str, str] | None = None,
+    isolated: bool = False,
 ) -> CacheLocation:
-    """The cache pip would use, given its ``--cache-dir``/``--no-cache-dir`` options.
+    """The cache pip would use, given its ``--cache-dir``/``--no-cache-dir`` options
+    (``isolated``: its ``--isolated``, which ignores ``PIP_*`` and the user's file).
 
     Raises CacheDisabledError if pip's cache is turned off, UsageError for an invalid
     ``no-cache-dir`` value or configuration file (pip refuses those too).
@@ -51,9 +53,10 @@ def find_cache(
     import (~0.2 s) off every command given ``--cache-dir``.
     """
     if cache_dir is not None:
-        config = pipconfig.fallback_configuration(os.environ if environ is None else environ)
+        env = os.environ if environ is None else environ
+        config = pipconfig.fallback_configuration(env, isolated=isolated)
     else:
-        config = compat.load_configuration(environ)
+        config = compat.load_configuration(environ, isolated=isolated)
     return resolve_cache(config, cache_dir, no_cache_dir=no_cache_dir, environ=environ)
 
 

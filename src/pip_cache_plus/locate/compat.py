@@ -40,14 +40,17 @@ _DUMMY_CACHE_DIR = PurePath(os.sep, "pip-cache-plus-dummy")
 _PIP_MOVED = (ImportError, AttributeError, TypeError, ValueError)
 
 
-def load_configuration(environ: Mapping[str, str] | None = None) -> PipConfig:
-    """pip's configuration: read by pip itself when it can, else by our copy."""
+def load_configuration(
+    environ: Mapping[str, str] | None = None, *, isolated: bool = False
+) -> PipConfig:
+    """pip's configuration: read by pip itself when it can, else by our copy
+    (``isolated``: as pip's ``--isolated``, no ``PIP_*`` variables, no user file)."""
     if environ is None or environ is os.environ:
-        config = pip_configuration()
+        config = pip_configuration(isolated=isolated)
         if config is not None:
             return config
         environ = os.environ
-    return fallback_configuration(environ)
+    return fallback_configuration(environ, isolated=isolated)
 
 
 def configured_index_urls(environ: Mapping[str, str] | None = None) -> list[str]:
@@ -61,7 +64,9 @@ def configured_index_urls(environ: Mapping[str, str] | None = None) -> list[str]
 # pip's own code ------------------------------------------------------------------------
 
 
-def pip_configuration(environ: Mapping[str, str] | None = None) -> PipConfig | None:
+def pip_configuration(
+    environ: Mapping[str, str] | None = None, *, isolated: bool = False
+) -> PipConfig | None:
     """pip's configuration as pip's ``Configuration`` reads it.
 
     None when ``environ`` is not ``os.environ`` (pip cannot read anything else), when
@@ -73,17 +78,17 @@ def pip_configuration(environ: Mapping[str, str] | None = None) -> PipConfig | N
         with warnings.catch_warnings():
             # pip's vendored code may warn on a new Python; that is not our users' business.
             warnings.simplefilter("ignore")
-            return _read_with_pip()
+            return _read_with_pip(isolated)
     except _PIP_MOVED:
         return None
 
 
-def _read_with_pip() -> PipConfig:
+def _read_with_pip(isolated: bool = False) -> PipConfig:
     from pip._internal.configuration import Configuration
     from pip._internal.exceptions import ConfigurationError
     from pip._internal.utils.appdirs import user_cache_dir
 
-    config = Configuration(isolated=False)
+    config = Configuration(isolated=isolated)
     try:
         config.load()
     except ConfigurationError as exc:

@@ -121,25 +121,35 @@ def pip_version() -> str | None:
 
 
 def fallback_configuration(
-    environ: Mapping[str, str], *, rules: PipRules | None = None, platform: str | None = None
+    environ: Mapping[str, str],
+    *,
+    rules: PipRules | None = None,
+    platform: str | None = None,
+    isolated: bool = False,
 ) -> PipConfig:
     """pip's configuration read by our copy of pip's rules (by default, the rules of the
-    pip installed here)."""
+    pip installed here); ``isolated``: as pip's ``--isolated``, no ``PIP_*`` variables and
+    no user configuration file."""
     rules = rules or rules_for(pip_version())
-    files = [
-        name for _, names in config_files(environ, rules=rules, platform=platform) for name in names
-    ]
+    kinds = config_files(environ, rules=rules, platform=platform, isolated=isolated)
+    files = [name for _, names in kinds for name in names]
     if rules.values_by_file:
         files = list(dict.fromkeys(files))
-    groups = chain((_read_file(name) for name in files), [list(_env_items(environ))])
+    env = [] if isolated else list(_env_items(environ))
+    groups = chain((_read_file(name) for name in files), [env])
     default = default_cache_dir(environ, rules=rules, platform=platform)
     return PipConfig(tuple(chain.from_iterable(groups)), default, "fallback", rules.fallthrough)
 
 
 def config_files(
-    environ: Mapping[str, str], *, rules: PipRules | None = None, platform: str | None = None
+    environ: Mapping[str, str],
+    *,
+    rules: PipRules | None = None,
+    platform: str | None = None,
+    isolated: bool = False,
 ) -> list[tuple[str, list[str]]]:
-    """pip's configuration files as ``(kind, files)``, lowest priority first."""
+    """pip's configuration files as ``(kind, files)``, lowest priority first (``isolated``:
+    without the user's, as pip's ``--isolated``; ``PIP_CONFIG_FILE`` still counts there)."""
     rules = rules or rules_for(pip_version())
     platform = platform or sys.platform
     env_file = environ.get("PIP_CONFIG_FILE")
@@ -151,7 +161,7 @@ def config_files(
         ("global", [path.join(d, basename) for d in _site_config_dirs(environ, rules, platform)])
     ]
     # A PIP_CONFIG_FILE that exists replaces the user's files.
-    if not (env_file and os.path.exists(env_file)):
+    if not isolated and not (env_file and os.path.exists(env_file)):
         legacy_dir = "pip" if _is_windows(platform) else ".pip"
         legacy = path.join(expanduser("~", environ, platform), legacy_dir, basename)
         kinds.append(
