@@ -45,7 +45,6 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
         pytest.param(["list", "--source", "ftp"], "invalid choice", id="bad-source"),
         pytest.param(["frobnicate"], "invalid choice", id="bad-command"),
         pytest.param([], "required", id="no-command"),
-        pytest.param(["remove"], "required", id="remove-needs-pattern"),
         pytest.param(["remove", "a/b"], "bad pattern", id="pattern-with-path"),
         pytest.param(["remove", "pip=="], "bad pattern", id="pattern-no-version"),
         pytest.param(["remove", ""], "pattern is empty", id="empty-pattern"),
@@ -71,10 +70,36 @@ def test_disabled_cache_exits_1(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
     monkeypatch.setenv("PIP_NO_CACHE_DIR", value)
-    code, _out, err = run(capsys, "info")
+    code, _out, err = run(capsys, "du")
     assert code == 1
     assert err.startswith("error: ") and "disabled" in err
     assert err.count("\n") == 1
+    # pip's own commands say it as pip does.
+    code, out, err = run(capsys, "info")
+    assert (code, out) == (1, "")
+    assert err == "ERROR: pip cache commands can not function since cache is disabled.\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["remove"], "Please provide a pattern", id="remove-needs-pattern"),
+        pytest.param(["remove", "a", "b"], "Too many arguments", id="remove-two"),
+        pytest.param(["list", "a", "b"], "Too many arguments", id="list-two"),
+        pytest.param(["dir", "a"], "Too many arguments", id="dir-one"),
+        pytest.param(["info", "a"], "Too many arguments", id="info-one"),
+        pytest.param(["purge", "a"], "Too many arguments", id="purge-one"),
+    ],
+)
+def test_pip_commands_refuse_words_as_pip(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], message: str
+) -> None:
+    cache = tmp_path / "cache"
+    (cache / "wheels").mkdir(parents=True)
+    (cache / "wheels" / "a-1-py3-none-any.whl").write_text("x")
+    code, out, err = run(capsys, "--cache-dir", str(cache), *args)
+    assert (code, out, err) == (1, "", f"ERROR: {message}\n")
+    assert (cache / "wheels" / "a-1-py3-none-any.whl").exists()
 
 
 def test_no_cache_dir_option_exits_1(capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,7 +18,7 @@ would leave its new metadata without one.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +26,8 @@ from ..errors import UnsafePathError
 from ..fs.root import CacheRoot, Rewritten
 from ..inventory.entries import ORIGIN_JSON, PROBLEM_LINK, PROBLEM_UNREADABLE_DIR
 from ..model import SOURCE_DIRS, CacheEntry, Source
+
+OnRemoved = Callable[[str], None] | None
 
 
 @dataclass(slots=True)
@@ -48,11 +50,13 @@ def remove_entries(
     *,
     dry_run: bool,
     root: CacheRoot | None = None,
+    on_removed: OnRemoved = None,
 ) -> Removal:
     """Delete every file of each entry, then the directories left empty; entries that
     are (or hold) symbolic links are left alone and listed in ``kept``. A caller that
     removes entries one call at a time passes its ``root``, which remembers the
-    directories already checked."""
+    directories already checked. ``on_removed`` is told of each file and directory
+    removed (pip's ``-v`` prints them), as it goes."""
     result = Removal(dry_run=dry_run)
     for entry in entries:
         if entry.raw.problem == PROBLEM_LINK:
@@ -72,16 +76,20 @@ def remove_entries(
         return result
     root = CacheRoot(cache_dir) if root is None else root
     failed: list[CacheEntry] = []
-    touched = _delete_files(root, entries, result, failed)
+    touched = _delete_files(root, entries, result, failed, on_removed)
     if result.changed or failed:
         left = {id(e) for e in (*result.changed, *failed)}
         result.entries = [e for e in result.entries if id(e) not in left]
-    result.directories = _cleanup(root, cache_dir, touched, result.errors)
+    result.directories = _cleanup(root, cache_dir, touched, result.errors, on_removed)
     return result
 
 
 def _delete_files(
-    root: CacheRoot, entries: Iterable[CacheEntry], result: Removal, failed: list[CacheEntry]
+    root: CacheRoot,
+    entries: Iterable[CacheEntry],
+    result: Removal,
+    failed: list[CacheEntry],
+    on_removed: OnRemoved,
 ) -> set[str]:
     """Directories (as strings, like every path here: see ``CacheRoot``) files left;
     entries not (wholly) removed go to ``failed``, with why in ``result.errors``."""
@@ -101,6 +109,8 @@ def _delete_files(
                 continue  # someone else removed it first: not ours to count
             result.bytes += freed
             result.files += 1
+            if on_removed is not None:
+                on_removed(stat.where)
             touched.add(os.path.dirname(stat.where))
     return touched
 
@@ -111,19 +121,22 @@ def _why(exc: Exception) -> str:
     return str(exc)
 
 
-def _cleanup(root: CacheRoot, cache_dir: Path, touched: set[str], errors: list[str]) -> int:
+def _cleanup(
+    root: CacheRoot, cache_dir: Path, touched: set[str], errors: list[str], on_removed: OnRemoved
+) -> int:
     """Drop lone ``origin.json`` files whose wheels are gone, then empty directories."""
     wheels = os.path.join(cache_dir, SOURCE_DIRS["wheels"], "")
     for directory in touched:
         if directory.startswith(wheels) and _only_origin_left(directory):
             origin = os.path.join(directory, ORIGIN_JSON)
             try:
-                root.unlink(origin)
+                root.unlink(origin)  # not told: pip's -v names only its directory
             except (UnsafePathError, OSError) as exc:
                 errors.append(f"{origin}: {_why(exc)}")
     removed = 0
     for source in SOURCE_DIRS.values():
-        removed += root.prune_empty_dirs(touched, cache_dir / source)  # those below it
+        # Those below it.
+        removed += root.prune_empty_dirs(touched, cache_dir / source, on_removed)
     return removed
 
 
@@ -138,17 +151,22 @@ def _only_origin_left(directory: str) -> bool:
 
 
 def purge_sources(
-    cache_dir: Path, entries: Sequence[CacheEntry], sources: Iterable[Source], *, dry_run: bool
+    cache_dir: Path,
+    entries: Sequence[CacheEntry],
+    sources: Iterable[Source],
+    *,
+    dry_run: bool,
+    on_removed: OnRemoved = None,
 ) -> Removal:
     """Remove every entry of ``sources`` and every directory left under them."""
-    result = remove_entries(cache_dir, entries, dry_run=dry_run)
+    result = remove_entries(cache_dir, entries, dry_run=dry_run, on_removed=on_removed)
     if dry_run:
         return result
     root = CacheRoot(cache_dir)
     for source in sources:
         top = cache_dir / SOURCE_DIRS[source]
         if top.is_dir() and not top.is_symlink():
-            result.directories += root.prune_empty_dirs(_all_dirs(top), cache_dir)
+            result.directories += root.prune_empty_dirs(_all_dirs(top), cache_dir, on_removed)
     return result
 
 

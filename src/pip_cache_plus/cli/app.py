@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from .._version import __version__
 from ..cache import Cache
-from ..errors import PipCachePlusError, UsageError
+from ..errors import CacheDisabledError, PipCachePlusError, UsageError
 from ..inventory.filters import (
     Filter,
     any_of,
@@ -32,10 +32,10 @@ from ..inventory.filters import (
 from ..locate.cachedir import check_cache_dir
 from . import render
 from .console import printable_paths, raw_stream, safe_streams, silence_stdout
+from .general import add_general_options, log_only, logging, quiet_streams, verbosity
 from .options import (
     INDEX_OPTION_COMMANDS,
     SOURCE_CHOICES,
-    add_cache_options,
     add_filters,
     add_format,
     add_index_options,
@@ -51,6 +51,7 @@ from .options import (
     typed,
     unused_for,
 )
+from .pipmsg import DISABLED, PIP_COMMANDS, no_match, pip_error, pip_warning, refusal, take_extra
 from .render.space import printable
 
 if TYPE_CHECKING:
@@ -95,7 +96,7 @@ def _cmd_info(args: argparse.Namespace, cache: Cache) -> int:
 
 def _add_list(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
     parser = sub.add_parser("list", help="list entries: downloaded files, pages, built wheels")
-    add_filters(parser, pattern="*")
+    add_filters(parser, pattern="*", several=False)
     add_format(parser, "human", "abspath", "json")
     return _cmd_list
 
@@ -110,13 +111,17 @@ def _cmd_list(args: argparse.Namespace, cache: Cache) -> int:
 
 def _warn_unmatched(args: argparse.Namespace, cache: Cache, found: Iterable[CacheEntry]) -> None:
     """On stderr, each pattern that matched nothing, with the projects it may have meant
-    (read from a second walk, done only then: the memo makes it cheap)."""
+    (read from a second walk, done only then: the memo makes it cheap); ``remove`` says
+    it in pip's words."""
     missed = unmatched(patterns_of(args), found)
     if not missed:
         return
     projects = {e.project for e in cache.entries(sources_of(args)) if e.project is not None}
     for pattern in missed:
-        print(f'No matching entries for pattern "{pattern.text}"', file=sys.stderr)
+        if args.command == "remove":
+            pip_warning(no_match(pattern.text))
+        else:
+            print(f'No matching entries for pattern "{pattern.text}"', file=sys.stderr)
         close = close_projects(pattern, projects)
         if close:
             names = " or ".join(f'"{printable(name)}"' for name in close)
@@ -169,14 +174,20 @@ def _cmd_du(args: argparse.Namespace, cache: Cache) -> int:
 
 def _add_remove(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
     parser = sub.add_parser("remove", help="remove matching entries (all their files)")
-    add_filters(parser, pattern="+")
+    add_filters(parser, pattern="*", several=False)
     parser.add_argument("--dry-run", action="store_true", help="only show what would go")
     add_format(parser, "human", "json")
     return _cmd_remove
 
 
 def _cmd_remove(args: argparse.Namespace, cache: Cache) -> int:
-    result = cache.remove(filter_of(args), sources_of(args), dry_run=args.dry_run, on_wait=_waiting)
+    result = cache.remove(
+        filter_of(args),
+        sources_of(args),
+        dry_run=args.dry_run,
+        on_wait=_waiting,
+        on_removed=_removed_printer(args),
+    )
     if args.format == "human":
         _warn_unmatched(args, cache, [*result.entries, *result.kept, *result.changed])
     return _finish_removal(result, args, cache)
@@ -187,6 +198,16 @@ def _finish_removal(result: Removal, args: argparse.Namespace, cache: Cache) -> 
     for error in result.errors:
         print(f"error: could not remove {error}", file=sys.stderr)
     return EXIT_ERROR if result.errors else EXIT_OK
+
+
+def _removed_printer(args: argparse.Namespace) -> Callable[[str], None] | None:
+    """pip's ``-v``: ``Removed <path>`` for each file and directory, as they go; without
+    it, only in the ``--log`` file, as pip's."""
+    if args.format == "human" and verbosity(args) >= 1:
+        return lambda path: print(f"Removed {path}")  # escaped by safe_streams
+    if logging():
+        return lambda path: log_only(f"Removed {path}")
+    return None
 
 
 def _add_purge(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
@@ -202,7 +223,14 @@ def _add_purge(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Hand
 
 
 def _cmd_purge(args: argparse.Namespace, cache: Cache) -> int:
-    result = cache.purge(legacy_only=args.legacy, dry_run=args.dry_run, on_wait=_waiting)
+    result = cache.purge(
+        legacy_only=args.legacy,
+        dry_run=args.dry_run,
+        on_wait=_waiting,
+        on_removed=_removed_printer(args),
+    )
+    if args.format == "human" and not (result.entries or result.kept or result.changed):
+        pip_warning(no_match("*"))
     return _finish_removal(result, args, cache)
 
 
@@ -475,12 +503,13 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "cannot list.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    add_cache_options(parser, top=True)
+    add_general_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in _COMMANDS:
         handler = add(sub)
         command = handler.__name__.removeprefix("_cmd_")
-        add_cache_options(sub.choices[command], top=False)
+        add_general_options(sub.choices[command], top=False)
+        take_extra(sub.choices[command], command)
         if command in INDEX_OPTION_COMMANDS:
             add_index_options(sub.choices[command])
         sub.choices[command].set_defaults(handler=handler)
@@ -494,7 +523,13 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         parser.print_help()
         return EXIT_OK
     args = parser.parse_args(given)
-    with _no_cycle_collection(), printable_paths(), safe_streams(escape_stdout=_escapes(args)):
+    with _no_cycle_collection(), printable_paths(), contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(quiet_streams(args))
+        except PipCachePlusError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        stack.enter_context(safe_streams(escape_stdout=_escapes(args)))
         return _run(parser, args)
 
 
@@ -528,22 +563,25 @@ def _no_cycle_collection() -> Iterator[None]:
 def _note_missing(path: Path, args: argparse.Namespace) -> None:
     """A cache dir that is not there is an empty cache, said on stderr: a mistyped
     ``--cache-dir`` must not pass for an empty cache."""
-    if not check_cache_dir(path) and not getattr(args, "quiet", False):
-        print(f"Note: the cache dir {path} does not exist; treated as empty.", file=sys.stderr)
+    if check_cache_dir(path) or verbosity(args) < (1 if args.command in PIP_COMMANDS else 0):
+        return  # pip's commands say nothing of it, as pip: but with -v
+    print(f"Note: the cache dir {path} does not exist; treated as empty.", file=sys.stderr)
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
-        index = index_options_of(args)
-        cache = Cache.locate(
-            args.cache_dir, no_cache_dir=args.no_cache_dir, memo=True, index_options=index
-        )
+        cache = _locate(args)
+        refused = refusal(args) if args.command in PIP_COMMANDS else None
+        if refused is not None:  # pip checks the words after the cache, as here
+            return refused
         if args.command != "dir":  # which only says where it is, as pip's does
             _note_missing(cache.path, args)
         handler: Handler = args.handler
         return handler(args, cache)
     except UsageError as exc:
         parser.error(str(exc))
+    except CacheDisabledError as exc:
+        return pip_error(DISABLED) if args.command in PIP_COMMANDS else _error(exc)
     except PipCachePlusError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -553,3 +591,19 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except BrokenPipeError:
         silence_stdout()
         return EXIT_ERROR
+
+
+def _locate(args: argparse.Namespace) -> Cache:
+    given = args.cache_dir  # None, a DIR, or False: --no-cache-dir came last
+    return Cache.locate(
+        given if isinstance(given, str) else None,
+        no_cache_dir=given is False,
+        isolated=args.isolated,
+        memo=True,
+        index_options=index_options_of(args),
+    )
+
+
+def _error(exc: PipCachePlusError) -> int:
+    print(f"error: {exc}", file=sys.stderr)
+    return EXIT_ERROR

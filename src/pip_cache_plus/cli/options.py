@@ -58,7 +58,7 @@ def hint_of(args: argparse.Namespace) -> str:
     """The command line that reaches the cache this run used, for hints the user pastes:
     with their ``--cache-dir``, or a pasted hint would act on the default cache."""
     words = ["python", "-m", "pip_cache_plus"]
-    if getattr(args, "cache_dir", None) is not None:
+    if isinstance(getattr(args, "cache_dir", None), str):
         words += ["--cache-dir", args.cache_dir]
     return shlex.join(words)
 
@@ -91,26 +91,9 @@ def _file_pattern(filename: str) -> str:
     return f"{name}=={version}"
 
 
-def add_cache_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
-    # Accepted before or after the command; the subcommand's copy must not reset the
-    # value given before it, hence SUPPRESS there.
-    default = None if top else argparse.SUPPRESS
-    parser.add_argument(
-        "--cache-dir",
-        metavar="DIR",
-        default=default,
-        help="the cache directory (default: where pip would look)",
-    )
-    parser.add_argument(
-        "--no-cache-dir",
-        action="store_true",
-        default=False if top else argparse.SUPPRESS,
-        help="behave like pip with the cache disabled",
-    )
-
-
-def add_filters(parser: argparse.ArgumentParser, *, pattern: str) -> None:
-    """``pattern``: ``*`` (any number, none for everything) or ``+`` (at least one)."""
+def add_filters(parser: argparse.ArgumentParser, *, pattern: str, several: bool = True) -> None:
+    """``pattern``: ``*`` (any number, none for everything) or ``+`` (at least one);
+    not ``several``: pip's command, whose count of patterns ``pipmsg.refusal`` checks."""
     parser.add_argument(
         "pattern",
         nargs=pattern,
@@ -118,7 +101,8 @@ def add_filters(parser: argparse.ArgumentParser, *, pattern: str) -> None:
         type=typed(parse_pattern),
         metavar="PATTERN",
         help="glob on filename (with '-') or project name; NAME==VERSION; a PEP 440 "
-        "specifier ('NAME>=1,<2'); several: entries any of them matches",
+        "specifier ('NAME>=1,<2'); "
+        + ("several: entries any of them matches" if several else "one, as in pip"),
     )
     parser.add_argument(
         "--source",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import heapq
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..errors import UnsafePathError
@@ -110,8 +110,14 @@ class CacheRoot:
             src_name = src if fd is None else os.path.basename(src)
             os.replace(src_name, name, src_dir_fd=fd, dst_dir_fd=fd)
 
-    def prune_empty_dirs(self, dirs: Iterable[str | Path], stop: str | Path) -> int:
-        """Remove the given directories and then their parents while empty, below ``stop``."""
+    def prune_empty_dirs(
+        self,
+        dirs: Iterable[str | Path],
+        stop: str | Path,
+        on_removed: Callable[[str], None] | None = None,
+    ) -> int:
+        """Remove the given directories and then their parents while empty, below ``stop``;
+        ``on_removed`` is told of each one removed."""
         below = os.path.join(os.fspath(stop), "")
         # Deepest first, so every child is handled before its parent is looked at.
         found = {os.fspath(d) for d in dirs}
@@ -130,6 +136,8 @@ class CacheRoot:
                 continue  # changed under us (a link?): left, and so are its parents
             if removed_it:
                 removed += 1
+                if on_removed is not None:
+                    on_removed(directory)
                 parent = os.path.dirname(directory)
                 if parent.startswith(below):
                     heapq.heappush(heap, (-parent.count(os.sep), parent))

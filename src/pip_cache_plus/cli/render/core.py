@@ -177,5 +177,4 @@ def render_removal(result: Removal, cache_dir: Path, fmt: Format, out: TextIO) -
         changed = sorted(result.changed, key=sort_key)
         out.write("\n".join(describe_all(changed, cache_dir)) + "\n\n")
     out.write(f"Files removed: {result.files} ({format_size(result.bytes)})\n")
-    if result.directories:
-        out.write(f"Directories removed: {result.directories}\n")
+    out.write(f"Directories removed: {result.directories}\n")  # even 0, as pip 26.3

@@ -1,0 +1,324 @@
+"""Each case runs through real pip (``python -m pip cache ...``, pip_current: 26.3 unless
+``$PCP_PIP_CURRENT`` says otherwise) and through us (``python -m pip_cache_plus ...``),
+on identical copies of a cache, with the environment pip's own tests use (a temporary
+HOME and XDG_* directories, ``PIP_DISABLE_PIP_VERSION_CHECK``), once with ``--cache-dir``
+and once on the default cache. Compared: the exit code, stderr, stdout (exactly, or pip's
+lines first then ours where we add some), and the tree left behind.
+
+``PIPS_TEST_CACHE`` names the cases of pip's ``tests/functional/test_cache.py`` (pip 26.3):
+each is run here with the fixtures and the command line that test uses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from realpip import PipRunner, scrubbed_env
+
+pytestmark = pytest.mark.realpip
+
+Setup = Callable[[Path], None]
+StdoutRule = Literal["exact", "pip-first", "pip-lines", "none"]
+LOCK_PREFIX = ".pip_cache_plus"  # our lock files stay (see README): not part of the tree
+
+
+# pip's fixtures (tests/functional/test_cache.py), on a cache dir ---------------------------
+
+
+def http_files(cache: Path) -> None:
+    """populate_http_cache: three empty files in http-v2/arbitrary/pathname."""
+    where = cache / "http-v2" / "arbitrary" / "pathname"
+    where.mkdir(parents=True)
+    for name in ("aaaaaaaaa", "bbbbbbbbb", "ccccccccc"):
+        (where / name).touch()
+
+
+def wheel_files(cache: Path) -> None:
+    """populate_wheel_cache: four empty wheels in wheels/arbitrary/pathname."""
+    where = cache / "wheels" / "arbitrary" / "pathname"
+    where.mkdir(parents=True)
+    for name in ("yyy-1.2.3", "zzz-4.5.6", "zzz-4.5.7", "zzz-7.8.9"):
+        (where / f"{name}-py3-none-any.whl").touch()
+
+
+def both(cache: Path) -> None:
+    http_files(cache)
+    wheel_files(cache)
+
+
+def nothing(cache: Path) -> None:
+    """empty_wheel_cache (the cache dir may not even exist)."""
+
+
+def empty_dirs_and_selfcheck(cache: Path) -> None:
+    """populate_wheel_cache_with_empty_dirs, populate_http_cache_with_empty_dirs and
+    create_selfcheck_json."""
+    wheels = cache / "wheels"
+    (wheels / "metadata_only").mkdir(parents=True)
+    (wheels / "metadata_only" / "metadata.json").touch()
+    (wheels / "completely_empty").mkdir()
+    (wheels / "nested" / "empty" / "dirs").mkdir(parents=True)
+    (cache / "http" / "empty1").mkdir(parents=True)
+    (cache / "http" / "empty2" / "nested").mkdir(parents=True)
+    (cache / "http-v2" / "empty3" / "nested").mkdir(parents=True)
+    state = {"/some/prefix": {"last_check": "2020-01-01T00:00:00", "pypi_version": "20.0.1"}}
+    (cache / "selfcheck.json").write_text(json.dumps(state))
+
+
+def wheels_and_empty_dir(cache: Path) -> None:
+    wheel_files(cache)
+    (cache / "wheels" / "empty_subdir").mkdir()
+
+
+# Running both ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    out: str
+    err: str
+    tree: list[str]
+
+
+@dataclass(frozen=True)
+class Case:
+    """``args`` after the command name; ``before``: general options before it."""
+
+    setup: Setup
+    args: tuple[str, ...]
+    before: tuple[str, ...] = ()
+    stdout: StdoutRule = "exact"
+    stderr: bool = True  # compare stderr exactly
+    env: dict[str, str] = field(default_factory=dict)
+
+
+class Sandbox:
+    """pip's test environment: a HOME of its own, XDG_* inside it, no PIP_* but ours."""
+
+    def __init__(self, root: Path) -> None:
+        self.home = root / "home"
+        self.home.mkdir(parents=True)
+        fake_root = root / "fake-root"
+        env = scrubbed_env()
+        del env["PIP_CONFIG_FILE"]  # pip's tests let config files load: so do we
+        env.update(
+            HOME=str(self.home),
+            XDG_DATA_HOME=str(self.home / ".local" / "share"),
+            XDG_CONFIG_HOME=str(self.home / ".config"),
+            XDG_CACHE_HOME=str(self.home / ".cache"),
+            XDG_RUNTIME_DIR=str(self.home / ".runtime"),
+            XDG_DATA_DIRS=os.pathsep.join(
+                [str(fake_root / "usr" / "local" / "share"), str(fake_root / "usr" / "share")]
+            ),
+            XDG_CONFIG_DIRS=str(fake_root / "etc" / "xdg"),
+            PIP_DISABLE_PIP_VERSION_CHECK="true",
+            LC_ALL="C.UTF-8",
+        )
+        for name in ("FORCE_COLOR", "NO_COLOR", "COLUMNS"):
+            env.pop(name, None)
+        self.env = env
+        self.default_cache = self.home / ".cache" / "pip"
+
+
+def _tree(cache: Path) -> list[str]:
+    if not cache.exists():
+        return []
+    found = []
+    for dirpath, dirnames, filenames in os.walk(cache):
+        for name in [*dirnames, *filenames]:
+            rel = os.path.relpath(os.path.join(dirpath, name), cache)
+            if not rel.startswith(LOCK_PREFIX):
+                found.append(rel + ("/" if name in dirnames else ""))
+    return sorted(found)
+
+
+def run_both(pip: PipRunner, case: Case, tmp_path: Path, *, default_cache: bool) -> tuple[Run, Run]:
+    """``case`` through pip and through us, each in a sandbox of its own; paths in our
+    output are rewritten to pip's sandbox so the texts compare."""
+    sandboxes = {who: Sandbox(tmp_path / who) for who in ("pip", "us")}
+    caches = {
+        who: box.default_cache if default_cache else tmp_path / who / "cache"
+        for who, box in sandboxes.items()
+    }
+    for cache in caches.values():
+        case.setup(cache)
+    procs = {}
+    for who, box in sandboxes.items():
+        where = () if default_cache else ("--cache-dir", str(caches[who]))
+        env = {**box.env, **case.env}
+        if who == "pip":
+            cmd = [str(pip.python), "-m", "pip", *case.before, "cache", *where, *case.args]
+        else:
+            cmd = [sys.executable, "-m", "pip_cache_plus", *case.before, *where, *case.args]
+        procs[who] = subprocess.Popen(
+            cmd,
+            env=env,
+            cwd=tmp_path / who,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    runs = {}
+    for who, proc in procs.items():
+        out, err = proc.communicate(timeout=120)
+        if who == "us":
+            ours, theirs = str(tmp_path / "us"), str(tmp_path / "pip")
+            out, err = out.replace(ours, theirs), err.replace(ours, theirs)
+        runs[who] = Run(proc.returncode, out, err, _tree(caches[who]))
+    return runs["pip"], runs["us"]
+
+
+def removed_sorted(text: str) -> str:
+    """pip prints ``Removed <path>`` in the order os.walk meets the files; we in the
+    order of our walk. The same lines, sorted, in their place."""
+    lines = text.splitlines(keepends=True)
+    removed = sorted(line for line in lines if line.startswith("Removed "))
+    it = iter(removed)
+    return "".join(next(it) if line.startswith("Removed ") else line for line in lines)
+
+
+def assert_same(pip: Run, us: Run, case: Case) -> None:
+    assert us.code == pip.code, (pip, us)
+    if case.stderr:
+        assert us.err == pip.err, (pip, us)
+    pip_out, our_out = removed_sorted(pip.out), removed_sorted(us.out)
+    if case.stdout == "exact":
+        assert our_out == pip_out, (pip, us)
+    elif case.stdout == "pip-first":
+        assert our_out.startswith(pip_out), (pip, us)
+    elif case.stdout == "pip-lines":
+        ours = our_out.splitlines()
+        assert all(line in ours for line in pip_out.splitlines()), (pip, us)
+    assert us.tree == pip.tree, (pip, us)
+
+
+@pytest.fixture(params=["cache-dir", "default"])
+def default_cache(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param == "default")
+
+
+def check(pip_current: PipRunner, case: Case, tmp_path: Path, default_cache: bool) -> Run:
+    pip, us = run_both(pip_current, case, tmp_path, default_cache=default_cache)
+    assert_same(pip, us, case)
+    return us
+
+
+# pip's general options -----------------------------------------------------------------------
+
+NO_OPS = (
+    "--no-color",
+    "--disable-pip-version-check",
+    "--no-input",
+    "--debug",
+    "--require-virtualenv",
+    "--require-venv",
+    "--no-proxy-env",
+    "--no-python-version-warning",
+    "--retries=0",
+    "--resume-retries",
+    "3",
+    "--timeout",
+    "5",
+    "--default-timeout=5",
+    "--proxy",
+    "http://127.0.0.1:9",
+    "--exists-action",
+    "i",
+    "--trusted-host",
+    "example.org",
+    "--cert",
+    "/nonexistent.pem",
+    "--client-cert",
+    "/nonexistent.pem",
+    "--keyring-provider",
+    "disabled",
+    "--use-feature",
+    "fast-deps",
+    "--use-deprecated",
+    "legacy-resolver",
+    "--isolated",
+)
+
+GENERAL = {
+    "dir-verbose": Case(nothing, ("dir", "-v")),
+    "dir-quiet": Case(nothing, ("dir", "-q")),
+    "dir-too-many-qqq": Case(nothing, ("dir", "aaa", "-qqq")),
+    "dir-too-many-qq": Case(nothing, ("dir", "aaa", "-qq")),
+    "no-ops-after": Case(both, ("dir", *NO_OPS)),
+    "no-ops-before": Case(both, ("dir",), before=NO_OPS),
+    "verbose-before": Case(wheel_files, ("remove", "zzz"), before=("-v",)),
+    "verbose-after-twice": Case(wheel_files, ("remove", "zzz", "-vv")),
+    "verbose-quiet-cancel": Case(wheel_files, ("remove", "zzz", "-v", "-q")),
+    "remove-quiet": Case(wheel_files, ("remove", "aaa", "-q")),
+    "remove-quieter": Case(wheel_files, ("remove", "aaa", "-qq")),
+    "purge-verbose": Case(both, ("purge", "--verbose")),
+    "purge-quiet": Case(both, ("purge", "--quiet")),
+    "no-cache-dir-last": Case(both, ("info", "--cache-dir", "elsewhere", "--no-cache-dir")),
+    "no-cache-dir-then-cache-dir": Case(both, ("dir", "--no-cache-dir", "--cache-dir", "d")),
+    "empty-cache-dir": Case(both, ("dir", "--cache-dir=")),
+    "no-cache-dir-env": Case(both, ("dir",), env={"PIP_NO_CACHE_DIR": "1"}),
+    "isolated-ignores-no-cache-dir-env": Case(
+        both, ("dir", "--isolated"), env={"PIP_NO_CACHE_DIR": "1"}
+    ),
+    "bad-int": Case(nothing, ("dir", "--retries", "x"), stdout="none", stderr=False),
+    "bad-choice": Case(nothing, ("dir", "--use-feature", "x"), stdout="none", stderr=False),
+}
+
+
+@pytest.mark.parametrize("name", list(GENERAL))
+def test_general_options(
+    pip_current: PipRunner, tmp_path: Path, default_cache: bool, name: str
+) -> None:
+    check(pip_current, GENERAL[name], tmp_path, default_cache)
+
+
+def test_isolated_ignores_pip_cache_dir(pip_current: PipRunner, tmp_path: Path) -> None:
+    """PIP_CACHE_DIR moves the cache, except under --isolated (default cache only)."""
+    elsewhere = str(tmp_path / "elsewhere")
+    for args in (("dir",), ("dir", "--isolated")):
+        case = Case(nothing, args, env={"PIP_CACHE_DIR": elsewhere})
+        pip, us = run_both(pip_current, case, tmp_path / "-".join(args), default_cache=True)
+        assert_same(pip, us, case)
+    assert us.out.strip().endswith(os.path.join(".cache", "pip"))
+
+
+def test_log_file(pip_current: PipRunner, tmp_path: Path) -> None:
+    """--log appends every line, even those -q hides and the Removed lines of -v that
+    was not given (pip logs at its debug level), with pip's timestamp."""
+    case = Case(wheel_files, ("remove", "zzz", "-q", "--log", "the.log"))
+    pip, us = run_both(pip_current, case, tmp_path, default_cache=False)
+    assert_same(pip, us, case)
+
+    def lines(who: str) -> list[str]:
+        text = (tmp_path / who / "the.log").read_text().replace(str(tmp_path / who), "")
+        return sorted(line.split(" ", 1)[1] for line in text.splitlines())
+
+    assert lines("us") == lines("pip")
+    assert lines("pip")[:2] == ["Directories removed: 0", "Files removed: 3 (0 bytes)"]
+    assert len(lines("pip")) == 5
+
+
+def test_unusable_log_file(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "pip_cache_plus", "dir", "--log", str(tmp_path / "no" / "x")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: the log file ") and proc.stdout == ""
+
+
+def test_python_option_is_accepted(tmp_path: Path) -> None:
+    """pip's --python runs another interpreter's pip; the cache is the same: a no-op."""
+    cmd = [sys.executable, "-m", "pip_cache_plus", "--python", "python3", "dir"]
+    cmd += ["--cache-dir", str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, f"{tmp_path}\n", "")
