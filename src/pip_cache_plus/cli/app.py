@@ -563,8 +563,9 @@ def _no_cycle_collection() -> Iterator[None]:
 def _note_missing(path: Path, args: argparse.Namespace) -> None:
     """A cache dir that is not there is an empty cache, said on stderr: a mistyped
     ``--cache-dir`` must not pass for an empty cache."""
-    if check_cache_dir(path) or verbosity(args) < (1 if args.command in PIP_COMMANDS else 0):
-        return  # pip's commands say nothing of it, as pip: but with -v
+    # purge of nothing warns as pip, alone (pip's own test reads all of stderr).
+    if check_cache_dir(path) or verbosity(args) < (1 if args.command == "purge" else 0):
+        return
     print(f"Note: the cache dir {path} does not exist; treated as empty.", file=sys.stderr)
 
 
