@@ -195,14 +195,15 @@ class Cache:
     ) -> Removal:
         """Remove whole matching entries, then directories left empty (``on_removed`` is
         told of each file and directory removed)."""
-        from .actions.clean import remove_entries
+        from .actions.clean import remove_as_pip
         from .fs.lock import cache_lock
 
         if dry_run:
-            return self._dry_removal(tuple(sources), filt.select, purge=False)
+            return self._dry_removal(tuple(sources), filt.select)
         with cache_lock(self.path, on_wait=on_wait):
+            sources = tuple(sources)
             selected = self.select(filt, sources)
-            return remove_entries(self.path, selected, dry_run=False, on_removed=on_removed)
+            return remove_as_pip(self.path, selected, tuple(sources), on_removed=on_removed)
 
     def purge(
         self,
@@ -218,7 +219,7 @@ class Cache:
 
         sources: tuple[Source, ...] = ("http",) if legacy_only else SOURCES
         if dry_run:
-            return self._dry_removal(sources, list, purge=True)
+            return self._dry_removal(sources, list)
         with cache_lock(self.path, on_wait=on_wait):
             entries = list(self.entries(sources))
             return purge_sources(self.path, entries, sources, dry_run=False, on_removed=on_removed)
@@ -227,12 +228,10 @@ class Cache:
         self,
         sources: tuple[Source, ...],
         select: Callable[[list[CacheEntry]], list[CacheEntry]],
-        *,
-        purge: bool,
     ) -> Removal:
         """What remove (or purge) would do, with the directories it would leave empty and
-        remove: those of the files it removes, and for purge also every empty directory
-        and the source dirs themselves (pip's purge leaves nothing behind either)."""
+        remove: those of the files it removes, every empty directory and the source dirs
+        themselves once empty (pip 26.3's remove and purge leave none behind)."""
         from .actions.clean import dirs_left_empty, listable_dir, remove_entries
 
         empty: list[str] = []
@@ -241,11 +240,8 @@ class Cache:
         files = (f.where for e in everything for f in e.raw.files)
         gone = {f.where for e in result.entries for f in e.raw.files}
         tops = [self.path / SOURCE_DIRS[s] for s in sources]
-        if purge:
-            old = [*empty, *(str(top) for top in tops if listable_dir(top))]
-            result.directories = dirs_left_empty(files, gone, old, [], [self.path])
-        else:
-            result.directories = dirs_left_empty(files, gone, [], empty, tops)
+        old = [*empty, *(str(top) for top in tops if listable_dir(top))]
+        result.directories = dirs_left_empty(files, gone, old, [], [self.path])
         return result
 
     def prune(

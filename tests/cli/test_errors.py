@@ -112,7 +112,10 @@ def test_missing_cache_is_an_empty_cache(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     cache = tmp_path / "does-not-exist"
-    assert run(capsys, "list", "--cache-dir", str(cache))[:2] == (0, "No matching entries.\n")
+    assert run(capsys, "list", "--cache-dir", str(cache))[:2] == (
+        0,
+        "No locally built wheels cached.\n",
+    )
     code, out, _ = run(capsys, "info", "--format", "json", "--cache-dir", str(cache))
     assert code == 0
     info = json.loads(out)

@@ -131,7 +131,7 @@ def test_a_miss_far_from_any_project_says_only_so(
     code, out, err = run(capsys, "list", "--cache-dir", str(mixed_cache.path), "zzzzzz")
     assert code == 0
     assert err == 'No matching entries for pattern "zzzzzz"\n'
-    assert out == "No matching entries.\n"
+    assert out == "No locally built wheels cached.\n"
     code, out, err = run(capsys, "show", "--cache-dir", str(mixed_cache.path), "zzzzzz")
     assert (code, out, err) == (1, "", 'No matching entries for pattern "zzzzzz"\n')
 

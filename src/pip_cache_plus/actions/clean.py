@@ -28,6 +28,7 @@ from ..inventory.entries import ORIGIN_JSON, PROBLEM_LINK, PROBLEM_UNREADABLE_DI
 from ..model import SOURCE_DIRS, CacheEntry, Source
 
 OnRemoved = Callable[[str], None] | None
+SELFCHECK_JSON = "selfcheck.json"
 
 
 @dataclass(slots=True)
@@ -42,6 +43,11 @@ class Removal:
     errors: list[str] = field(default_factory=list)
     kept: list[CacheEntry] = field(default_factory=list)  # symbolic links: left alone
     changed: list[CacheEntry] = field(default_factory=list)  # rewritten by a pip meanwhile
+    selfcheck_removed: bool = False  # the legacy selfcheck.json went, as pip's does
+    # The files pip counts (and names with -v): all in http/ and http-v2/, only the
+    # .whl files in wheels/ (it removes the others with their directory, uncounted).
+    pip_files: int = 0
+    pip_bytes: int = 0
 
 
 def remove_entries(
@@ -73,6 +79,8 @@ def remove_entries(
     if dry_run:
         result.files = sum(len(r.files) for r in raws)
         result.bytes = sum(r.size for r in raws)
+        pips = [f for r in raws for f in r.files if pip_counts(cache_dir, f.where)]
+        result.pip_files, result.pip_bytes = len(pips), sum(f.size for f in pips)
         return result
     root = CacheRoot(cache_dir) if root is None else root
     failed: list[CacheEntry] = []
@@ -109,10 +117,19 @@ def _delete_files(
                 continue  # someone else removed it first: not ours to count
             result.bytes += freed
             result.files += 1
-            if on_removed is not None:
-                on_removed(stat.where)
+            if pip_counts(root.path, stat.where):
+                result.pip_files += 1
+                result.pip_bytes += freed
+                if on_removed is not None:
+                    on_removed(stat.where)
             touched.add(os.path.dirname(stat.where))
     return touched
+
+
+def pip_counts(cache_dir: Path | str, where: str) -> bool:
+    """Whether pip 26.3 counts (and with -v names) this file when it removes it."""
+    wheels = os.path.join(cache_dir, SOURCE_DIRS["wheels"], "")
+    return not where.startswith(wheels) or where.endswith(".whl")
 
 
 def _why(exc: Exception) -> str:
@@ -150,6 +167,38 @@ def _only_origin_left(directory: str) -> bool:
         return False
 
 
+def remove_as_pip(
+    cache_dir: Path,
+    entries: Sequence[CacheEntry],
+    sources: Iterable[Source] = tuple(SOURCE_DIRS),
+    *,
+    on_removed: OnRemoved = None,
+) -> Removal:
+    """``remove`` as pip 26.3's: the entries, then every empty directory of ``sources``
+    (theirs or not, the source dir itself too) and the legacy ``selfcheck.json``."""
+    result = remove_entries(cache_dir, entries, dry_run=False, on_removed=on_removed)
+    root = CacheRoot(cache_dir)
+    for source in sources:
+        top = cache_dir / SOURCE_DIRS[source]
+        if top.is_dir() and not top.is_symlink():
+            result.directories += root.prune_empty_dirs(_all_dirs(top), cache_dir, on_removed)
+    result.selfcheck_removed = _remove_selfcheck(root, cache_dir, result.errors)
+    return result
+
+
+def _remove_selfcheck(root: CacheRoot, cache_dir: Path, errors: list[str]) -> bool:
+    """pip < 20.1's version check state, which pip 26.3's remove and purge delete (a
+    link in its place stays: links are never removed)."""
+    where = os.path.join(cache_dir, SELFCHECK_JSON)
+    if not os.path.isfile(where) or os.path.islink(where):
+        return False
+    try:
+        return root.unlink(where) is not None
+    except (UnsafePathError, OSError) as exc:
+        errors.append(f"{where}: {_why(exc)}")
+        return False
+
+
 def purge_sources(
     cache_dir: Path,
     entries: Sequence[CacheEntry],
@@ -159,15 +208,9 @@ def purge_sources(
     on_removed: OnRemoved = None,
 ) -> Removal:
     """Remove every entry of ``sources`` and every directory left under them."""
-    result = remove_entries(cache_dir, entries, dry_run=dry_run, on_removed=on_removed)
     if dry_run:
-        return result
-    root = CacheRoot(cache_dir)
-    for source in sources:
-        top = cache_dir / SOURCE_DIRS[source]
-        if top.is_dir() and not top.is_symlink():
-            result.directories += root.prune_empty_dirs(_all_dirs(top), cache_dir, on_removed)
-    return result
+        return remove_entries(cache_dir, entries, dry_run=True)
+    return remove_as_pip(cache_dir, entries, sources, on_removed=on_removed)
 
 
 def _all_dirs(top: Path) -> list[Path]:

@@ -83,7 +83,10 @@ def _add_info(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handl
 
 
 def _cmd_info(args: argparse.Namespace, cache: Cache) -> int:
-    render.render_info(cache.info(), args.format, sys.stdout, hint=hint_of(args))
+    from ..inventory.pipview import pip_view
+
+    pip = pip_view(cache.path) if args.format == "human" else None
+    render.render_info(cache.info(), args.format, sys.stdout, hint=hint_of(args), pip=pip)
     if args.format == "human" and cache.memo_dir is not None:
         from ..inventory.memo import remembered_unknown_urls
 
@@ -194,6 +197,8 @@ def _cmd_remove(args: argparse.Namespace, cache: Cache) -> int:
 
 
 def _finish_removal(result: Removal, args: argparse.Namespace, cache: Cache) -> int:
+    if result.selfcheck_removed:
+        (_removed_printer(args) or (lambda _: None))("legacy selfcheck.json file")
     render.render_removal(result, cache.path, args.format, sys.stdout)
     for error in result.errors:
         print(f"error: could not remove {error}", file=sys.stderr)
@@ -229,8 +234,8 @@ def _cmd_purge(args: argparse.Namespace, cache: Cache) -> int:
         on_wait=_waiting,
         on_removed=_removed_printer(args),
     )
-    if args.format == "human" and not (result.entries or result.kept or result.changed):
-        pip_warning(no_match("*"))
+    if args.format == "human" and not result.pip_files:
+        pip_warning(no_match("*"))  # pip's test: even when it removed other files
     return _finish_removal(result, args, cache)
 
 

@@ -22,6 +22,11 @@ SCHEMA_VERSION = 1
 Format = Literal["human", "json", "abspath"]
 
 
+def pip_format_size(size: float) -> str:
+    """pip's own ``format_size`` (no GB), for the lines that are pip's word for word."""
+    return format_size(size) if size <= 1000 * 1000 * 1000 else f"{size / 1000.0 / 1000:.1f} MB"
+
+
 def format_size(size: float) -> str:
     """pip's ``format_size``, with GB added for today's caches."""
     if size > 1000 * 1000 * 1000:

@@ -15,6 +15,7 @@ from .common import (
     dump,
     entry_json,
     format_size,
+    pip_format_size,
     sort_key,
 )
 from .naming import unknown_urls_note
@@ -23,6 +24,7 @@ from .space import total_line
 if TYPE_CHECKING:
     from ...actions.clean import Removal
     from ...cache import CacheInfo, SourceInfo
+    from ...inventory.pipview import PipView
     from ...model import CacheEntry
 
 
@@ -82,13 +84,20 @@ def info_json(info: CacheInfo) -> InfoJSON:
 
 
 def render_info(
-    info: CacheInfo, fmt: Format, out: TextIO, *, hint: str = "python -m pip_cache_plus"
+    info: CacheInfo,
+    fmt: Format,
+    out: TextIO,
+    *,
+    hint: str = "python -m pip_cache_plus",
+    pip: PipView | None = None,
 ) -> None:
     """``hint``: the command line the notes' commands start with (the user's
-    ``--cache-dir`` in it)."""
+    ``--cache-dir`` in it); ``pip``: pip's own lines, written first (human only)."""
     if fmt == "json":
         dump(info_json(info), out)
         return
+    if pip is not None:
+        out.write("\n".join(pip_info_lines(pip)) + "\n\n")
     lines = [f"Cache directory: {info.path}"]
     for source, label in _INFO_LABELS.items():
         part = info.sources[source]
@@ -102,6 +111,19 @@ def render_info(
             f"'{hint} migrate' moves it to http-v2, '{hint} purge --legacy' deletes it."
         )
     out.write("\n".join(lines) + "\n")
+
+
+def pip_info_lines(pip: PipView) -> list[str]:
+    """``pip cache info``'s seven lines, word for word (pip 26.3)."""
+    return [
+        f"Package index page cache location (pip v23.3+): {pip.http_v2}",
+        f"Package index page cache location (older pips): {pip.http}",
+        f"Package index page cache size: {pip_format_size(pip.http_bytes)}",
+        f"Number of HTTP files: {pip.http_files}",
+        f"Locally built wheels location: {pip.wheels}",
+        f"Locally built wheels size: {pip_format_size(pip.wheels_bytes)}",
+        f"Number of locally built wheels: {pip.wheel_files}",
+    ]
 
 
 # -- list ---------------------------------------------------------------------------------
@@ -130,7 +152,7 @@ def render_list(
             for stat in entry.raw.files:
                 out.write(f"{stat.path}\n")
     elif not ordered:
-        out.write("No matching entries.\n")
+        out.write("No locally built wheels cached.\n")  # pip's words for an empty list
     else:
         out.write("Cache contents:\n\n")
         out.write("\n".join(describe_all(ordered, cache_dir)) + "\n")
@@ -168,7 +190,8 @@ def render_removal(result: Removal, cache_dir: Path, fmt: Format, out: TextIO) -
         if ordered:
             out.write("Would remove:\n\n")
             out.write("\n".join(describe_all(ordered, cache_dir)) + "\n\n")
-        out.write(f"Files that would be removed: {result.files} ({format_size(result.bytes)})\n")
+        size = pip_format_size(result.pip_bytes)
+        out.write(f"Files that would be removed: {result.pip_files} ({size})\n")
         if result.directories:
             out.write(f"Directories that would be removed: {result.directories}\n")
         return
@@ -176,5 +199,6 @@ def render_removal(result: Removal, cache_dir: Path, fmt: Format, out: TextIO) -
         out.write("Left as a pip just wrote them again:\n\n")
         changed = sorted(result.changed, key=sort_key)
         out.write("\n".join(describe_all(changed, cache_dir)) + "\n\n")
-    out.write(f"Files removed: {result.files} ({format_size(result.bytes)})\n")
+    # The files pip counts (see Removal.pip_files): JSON's files and bytes count them all.
+    out.write(f"Files removed: {result.pip_files} ({pip_format_size(result.pip_bytes)})\n")
     out.write(f"Directories removed: {result.directories}\n")  # even 0, as pip 26.3
