@@ -110,7 +110,7 @@ class Sandbox:
 
     def __init__(self, root: Path) -> None:
         self.home = root / "home"
-        self.home.mkdir(parents=True)
+        self.home.mkdir(parents=True, exist_ok=True)
         fake_root = root / "fake-root"
         env = scrubbed_env()
         del env["PIP_CONFIG_FILE"]  # pip's tests let config files load: so do we
@@ -307,6 +307,7 @@ GENERAL = {
     "isolated-ignores-no-cache-dir-env": Case(
         both, ("dir", "--isolated"), env={"PIP_NO_CACHE_DIR": "1"}
     ),
+    "no-color-env": Case(both, ("info",), stdout="pip-first", env={"NO_COLOR": "1"}),
     "bad-int": Case(nothing, ("dir", "--retries", "x"), stdout="none", stderr="none"),
     "bad-choice": Case(nothing, ("dir", "--use-feature", "x"), stdout="none", stderr="none"),
 }
@@ -327,6 +328,21 @@ def test_isolated_ignores_pip_cache_dir(pip_current: PipRunner, tmp_path: Path) 
         pip, us = run_both(pip_current, case, tmp_path / "-".join(args), default_cache=True)
         assert_same(pip, us, case)
     assert us.out.strip().endswith(os.path.join(".cache", "pip"))
+
+
+@pytest.mark.parametrize("isolated", [(), ("--isolated",)], ids=["plain", "isolated"])
+def test_isolated_ignores_the_user_config_file(
+    pip_current: PipRunner, tmp_path: Path, isolated: tuple[str, ...]
+) -> None:
+    """The user's pip.conf moves the cache, except under --isolated."""
+    for who in ("pip", "us"):
+        conf = tmp_path / who / "home" / ".config" / "pip" / "pip.conf"
+        conf.parent.mkdir(parents=True)
+        conf.write_text(f"[global]\ncache-dir = {tmp_path / who / 'configured'}\n")
+    case = Case(nothing, ("dir", *isolated))
+    pip, us = run_both(pip_current, case, tmp_path, default_cache=True)
+    assert_same(pip, us, case)
+    assert us.out.strip().endswith("configured") == (not isolated)
 
 
 def test_log_file(pip_current: PipRunner, tmp_path: Path) -> None:
