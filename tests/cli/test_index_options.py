@@ -321,3 +321,12 @@ def test_the_same_answers_with_the_memo_on_and_off(
     assert cold == warm == listing(capsys, served.path, *args)
     assert other == listing(capsys, served.path, "-i", WRONG) != cold
     assert unknown(other) == len(http(other))
+
+
+def test_isolated_ignores_the_variable_not_the_command_line(
+    capsys: pytest.CaptureFixture[str], clueless: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIP_INDEX_URL", clueless.index_url)
+    assert_every_url_right(listing(capsys, clueless.path))
+    assert unknown(listing(capsys, clueless.path, "--isolated"))
+    assert_every_url_right(listing(capsys, clueless.path, "--isolated", "-i", clueless.index_url))

@@ -31,7 +31,7 @@ _ORACLE = """
 import json, sys
 from pip._internal.commands import create_command
 from pip._internal.req.req_file import parse_requirements
-cmd = create_command("download")
+cmd = create_command("download", isolated="--isolated" in sys.argv[1:])
 options, _ = cmd.parse_args(sys.argv[1:])
 finder = cmd._build_package_finder(options, session=None)
 for name in options.constraints:
@@ -75,7 +75,9 @@ def build(tmp: Path, case: Case) -> None:
 def ours(case: Case) -> tuple[list[str], list[str], bool] | str:
     try:
         args = build_parser().parse_args(["list", *case.args])
-        scope = search_scope(load_configuration(os.environ), index_options_of(args), "download")
+        options = index_options_of(args)
+        config = load_configuration(os.environ, isolated=options.isolated)
+        scope = search_scope(config, options, "download")
     except UsageError as exc:
         return f"error: {exc}"
     return list(scope.index_urls), list(scope.find_links), scope.no_index
@@ -115,6 +117,11 @@ CASES = [
     ),
     pytest.param(Case(("--index-url", X, "--index-url", R)), id="last-cli-wins"),
     pytest.param(Case(("--pypi-url", X)), id="pypi-url-alias"),
+    pytest.param(Case(("--isolated",), env={"PIP_INDEX_URL": E}), id="isolated-no-env"),
+    pytest.param(
+        Case(("--isolated", "-i", X), env={"PIP_EXTRA_INDEX_URL": E, "PIP_NO_INDEX": "1"}),
+        id="isolated-cli-only",
+    ),
     pytest.param(
         Case(("--extra-index-url", X, "--extra-index-url", R), env={"PIP_EXTRA_INDEX_URL": E}),
         id="extra-cli-appends-to-env",

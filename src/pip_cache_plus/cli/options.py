@@ -222,6 +222,7 @@ def index_options_of(args: argparse.Namespace) -> IndexOptions:
         extra_index_urls=tuple(args.extra_index_urls),
         find_links=tuple(args.find_links),
         no_index=args.no_index,
+        isolated=bool(getattr(args, "isolated", False)),
         constraint_lines=read_requirements(args.constraints, os.environ),
         requirement_lines=read_requirements(args.requirements, os.environ),
     )

@@ -43,6 +43,7 @@ class IndexOptions:
     extra_index_urls: tuple[str, ...] = ()
     find_links: tuple[str, ...] = ()
     no_index: bool = False
+    isolated: bool = False  # pip's --isolated: no PIP_* variables, no user config file
     # The option lines of the -c files, then of the -r files (each in pip's order).
     constraint_lines: tuple[OptionLine, ...] = ()
     requirement_lines: tuple[OptionLine, ...] = ()
@@ -119,7 +120,7 @@ def index_urls(options: IndexOptions, environ: Mapping[str, str] | None = None) 
     commands that fetch pages: the index base URLs, then the find-links that are HTTP
     URLs (a local directory or file is never in the HTTP cache)."""
     environ = os.environ if environ is None else environ
-    config = load_configuration(environ)
+    config = load_configuration(environ, isolated=options.isolated)
     urls: dict[str, None] = {}
     for command in INDEX_COMMANDS:
         scope = search_scope(config, options, command, environ)
