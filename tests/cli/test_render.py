@@ -69,3 +69,22 @@ def test_dump_writes_big_chunks_and_the_same_text() -> None:
     assert out.getvalue() == _reference(data)
     assert len(out.getvalue()) > 300_000
     assert out.writes <= len(out.getvalue()) // (64 * 1024) + 1
+
+
+def test_a_link_with_credentials_is_shown_redacted() -> None:
+    """A page's link is kept as the page writes it (naming uses it again), but shown as
+    any URL is: a file matched through a link with credentials printed the password."""
+    from pip_cache_plus.cli.render.common import entry_json
+    from pip_cache_plus.cli.render.naming import name_source
+    from pip_cache_plus.model import CacheEntry, FileStat, Naming, RawEntry
+
+    link = "https://user:s3cret@mirror.example/pkgs/a-1.0-py3-none-any.whl"
+    raw = RawEntry("http-v2", (FileStat("/c/http-v2/k", 1, 0.0, 0.0),), key="k" * 56)
+    entry = CacheEntry(
+        raw, "wheel", "a", "1.0", "a-1.0-py3-none-any.whl", naming=Naming("page", link=link)
+    )
+
+    assert (
+        entry_json(entry)["link"] == "https://user:****@mirror.example/pkgs/a-1.0-py3-none-any.whl"
+    )
+    assert "s3cret" not in (name_source(entry) or "") and "user:****@" in (name_source(entry) or "")

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TextIO, TypedDict
 
+from ...inventory.urls import redact
 from ...model import Source
 from .escape import visible
 from .naming import name_note
@@ -145,7 +146,7 @@ def entry_json(entry: CacheEntry) -> EntryJSON:
         "filename_from": naming.filename_from,
         # null, not [], when there are none: an entry of scalars is written in one go
         "candidates": list(naming.candidates) if naming.candidates else None,
-        "link": naming.link,
+        "link": redact(naming.link) if naming.link is not None else None,
         "url": entry.url,
         "url_unknown": naming.url_unknown,
         "key": raw.key,

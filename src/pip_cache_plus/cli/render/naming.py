@@ -7,6 +7,8 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from ...inventory.urls import redact
+
 if TYPE_CHECKING:
     from ...model import CacheEntry, UrlUnknown
 
@@ -48,7 +50,7 @@ def name_source(entry: CacheEntry) -> str | None:
     if naming.candidates:
         return "one of several files the cached pages list: " + ", ".join(naming.candidates)
     if naming.filename_from == "page":
-        return f"the cached index page that lists it, as {naming.link}"
+        return f"the cached index page that lists it, as {redact(naming.link or '')}"
     if naming.filename_from == "content":
         return "rebuilt from its content (no cached page names it)"
     return None
