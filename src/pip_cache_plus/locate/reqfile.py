@@ -119,13 +119,7 @@ def _requirements_of(
     filename: str, environ: Mapping[str, str], seen: dict[str, str | None], constraint: bool
 ) -> list[RequirementLine]:
     found: list[RequirementLine] = []
-    for number, line in _preprocess(_content(filename), environ):
-        args, options = _break_args_options(line)
-        where = f"{filename}:{number}"
-        try:
-            opts, _ = _line_parser().parse_args(shlex.split(options))
-        except (_LineError, ValueError) as exc:
-            raise UsageError(f"invalid line {where}: {line!r}: {exc}") from None
+    for where, args, opts in _parsed(filename, environ):
         if args:
             found.append(RequirementLine(where, args, constraint, editable=False))
         found += [RequirementLine(where, e, constraint, editable=True) for e in opts.editables]
@@ -150,13 +144,7 @@ def _read(
     filename: str, environ: Mapping[str, str], seen: dict[str, str | None]
 ) -> list[OptionLine]:
     found: list[OptionLine] = []
-    for number, line in _preprocess(_content(filename), environ):
-        args, options = _break_args_options(line)
-        where = f"{filename}:{number}"
-        try:
-            opts, _ = _line_parser().parse_args(shlex.split(options))
-        except (_LineError, ValueError) as exc:
-            raise UsageError(f"invalid line {where}: {line!r}: {exc}") from None
+    for where, args, opts in _parsed(filename, environ):
         if args or opts.editables:
             continue  # a requirement: its options do not change where pip looks
         nested = opts.requirements or opts.constraints
@@ -180,6 +168,21 @@ def _nested(
 ) -> list[OptionLine]:
     name = _nested_name(filename, name, seen)
     return _read(name, environ, {**seen, name: filename})
+
+
+def _parsed(
+    filename: str, environ: Mapping[str, str]
+) -> Iterator[tuple[str, str, optparse.Values]]:
+    """Each line of the file as pip's parser splits it: where (``reqs.txt:3``), its
+    requirement text and its options; a line pip would refuse is a UsageError."""
+    for number, line in _preprocess(_content(filename), environ):
+        args, options = _break_args_options(line)
+        where = f"{filename}:{number}"
+        try:
+            opts, _ = _line_parser().parse_args(shlex.split(options))
+        except (_LineError, ValueError) as exc:
+            raise UsageError(f"invalid line {where}: {line!r}: {exc}") from None
+        yield where, args, opts
 
 
 def _content(filename: str) -> str:
