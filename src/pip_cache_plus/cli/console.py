@@ -13,7 +13,7 @@ from typing import TextIO
 
 from .render.escape import visible_text
 
-__all__ = ["printable_paths", "raw_stream", "safe_streams", "silence_stdout"]
+__all__ = ["StreamProxy", "printable_paths", "raw_stream", "safe_streams", "silence_stdout"]
 
 _PATH_ERRORS = "pip_cache_plus.paths"
 
@@ -61,16 +61,13 @@ def silence_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
-class _Escaping(io.TextIOBase):
-    """A text stream that writes everything through ``visible_text`` to ``raw``."""
+class StreamProxy(io.TextIOBase):
+    """A text stream in front of ``raw``: a subclass changes what ``write`` passes on;
+    everything else is ``raw``'s."""
 
     def __init__(self, raw: TextIO) -> None:
         super().__init__()
         self.raw = raw
-
-    def write(self, text: str) -> int:
-        self.raw.write(visible_text(text))
-        return len(text)
 
     def flush(self) -> None:
         self.raw.flush()
@@ -83,7 +80,19 @@ class _Escaping(io.TextIOBase):
 
     @property
     def encoding(self) -> str:  # type: ignore[override]
-        return self.raw.encoding
+        return getattr(self.raw, "encoding", None) or "utf-8"
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return getattr(self.raw, "errors", None)
+
+
+class _Escaping(StreamProxy):
+    """Writes everything through ``visible_text``."""
+
+    def write(self, text: str) -> int:
+        self.raw.write(visible_text(text))
+        return len(text)
 
 
 def raw_stream(stream: TextIO) -> TextIO:

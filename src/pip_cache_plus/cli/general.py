@@ -23,12 +23,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import io
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import TextIO
 
 from ..errors import PipCachePlusError
+from .console import StreamProxy
 
 __all__ = ["add_general_options", "log_only", "logging", "quiet_streams", "verbosity"]
 
@@ -207,12 +207,12 @@ def _open_log(path: str | None) -> TextIO | None:
         raise PipCachePlusError(f"the log file {path} cannot be opened: {exc.strerror}") from None
 
 
-class _Filtered(io.TextIOBase):
+class _Filtered(StreamProxy):
     """A stream that passes on the lines ``keep`` wants (judged by how each line starts)
     and copies every line to a log, with pip's timestamp."""
 
     def __init__(self, stream: TextIO, log: TextIO | None, keep: Callable[[str], bool]) -> None:
-        self._stream = stream
+        super().__init__(stream)
         self.log = log
         self._keep = keep
         self._keeping = True
@@ -224,7 +224,7 @@ class _Filtered(io.TextIOBase):
             if self._line_start:
                 self._keeping = self._keep(piece)
             if self._keeping:
-                self._stream.write(piece)
+                self.raw.write(piece)
             self._line_start = piece.endswith("\n")
         if self.log is not None:
             self._partial += text
@@ -234,23 +234,9 @@ class _Filtered(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
-        self._stream.flush()
+        super().flush()
         if self.log is not None:
             self.log.flush()
-
-    def isatty(self) -> bool:
-        return self._stream.isatty()
-
-    def fileno(self) -> int:
-        return self._stream.fileno()
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return getattr(self._stream, "encoding", None) or "utf-8"
-
-    @property
-    def errors(self) -> str | None:  # type: ignore[override]
-        return getattr(self._stream, "errors", None)
 
 
 def _timestamp() -> str:
