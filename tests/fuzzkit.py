@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import hashlib
 import io
 import json
 import struct
@@ -290,6 +291,30 @@ class HttpEntry:
         elif body is not None:
             self.response["body"] = body
         self.meta.write_bytes(PREFIX + msgpack.packb(self.doc, use_bin_type=True))
+
+
+def write_v2(
+    cache: Path,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    status: int = 200,
+    reason: str = "OK",
+) -> Path:
+    """A made-up http-v2 entry for ``url`` (metadata and ``.body``), as pip >= 23.3 writes
+    one; returns its metadata file."""
+    key = hashlib.sha224(url.encode()).hexdigest()
+    directory = cache.joinpath("http-v2", *key[:5])
+    directory.mkdir(parents=True, exist_ok=True)
+    response = {
+        "body": b"", "headers": headers, "status": status, "version": 11, "reason": reason,
+        "decode_content": False,
+    }  # fmt: skip
+    (directory / (key + ".body")).write_bytes(body)
+    meta = directory / key
+    meta.write_bytes(PREFIX + msgpack.packb({"response": response, "vary": {}}, use_bin_type=True))
+    return meta
 
 
 def http_entries(cache: Path) -> Iterator[HttpEntry]:

@@ -9,9 +9,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import msgpack
 import pytest
 
+import fuzzkit
 from pip_cache_plus.cli.app import main
 from pip_cache_plus.inventory import identify
 from pip_cache_plus.inventory.entries import walk
@@ -191,16 +191,8 @@ def test_a_deep_clue_costs_its_first_directories_only() -> None:
 
 def _write_redirect(cache: Path, url: str, location: str) -> None:
     """A cached 301 as pip's http-v2 cache holds one (empty body)."""
-    key = hashlib.sha224(url.encode()).hexdigest()
-    directory = cache / "http-v2" / key[0] / key[1] / key[2] / key[3] / key[4]
-    directory.mkdir(parents=True, exist_ok=True)
-    response = {
-        "body": b"", "headers": {"Location": location, "Content-Length": "0"},
-        "status": 301, "version": 11, "reason": "Moved Permanently", "decode_content": False,
-    }  # fmt: skip
-    (directory / (key + ".body")).write_bytes(b"")
-    meta = msgpack.packb({"response": response, "vary": {}}, use_bin_type=True)
-    (directory / key).write_bytes(b"cc=4," + meta)
+    headers = {"Location": location, "Content-Length": "0"}
+    fuzzkit.write_v2(cache, url, b"", headers, status=301, reason="Moved Permanently")
 
 
 @pytest.mark.parametrize(

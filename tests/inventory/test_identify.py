@@ -9,8 +9,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
-import msgpack
-
+import fuzzkit
 from pip_cache_plus import Cache
 from pip_cache_plus.model import CacheEntry
 from realpip import BuiltCache, IndexServer, PackageFile, PipRunner
@@ -51,22 +50,7 @@ def _wheel_bytes() -> bytes:
 
 
 def _write_v2(cache: Path, url: str, headers: dict[str, str], body: bytes) -> None:
-    key = hashlib.sha224(url.encode()).hexdigest()
-    directory = cache / "http-v2" / key[0] / key[1] / key[2] / key[3] / key[4]
-    directory.mkdir(parents=True)
-    meta = {
-        "response": {
-            "body": b"",
-            "headers": headers,
-            "status": 200,
-            "version": 11,
-            "reason": "OK",
-            "decode_content": False,
-        },
-        "vary": {},
-    }
-    (directory / (key + ".body")).write_bytes(body)
-    (directory / key).write_bytes(b"cc=4," + msgpack.packb(meta, use_bin_type=True))
+    fuzzkit.write_v2(cache, url, body, headers)
 
 
 def test_content_encoded_wheel_is_decoded_before_sniffing(tmp_path: Path) -> None:

@@ -8,9 +8,9 @@ import json
 import zipfile
 from pathlib import Path
 
-import msgpack
 import pytest
 
+import fuzzkit
 from pip_cache_plus import Cache
 from pip_cache_plus.model import CacheEntry
 
@@ -30,15 +30,7 @@ def _wheel() -> bytes:
 
 
 def _write(cache: Path, url: str, status: int, headers: dict[str, str], body: bytes) -> None:
-    key = hashlib.sha224(url.encode()).hexdigest()
-    directory = cache.joinpath("http-v2", *key[:5])
-    directory.mkdir(parents=True)
-    response = {
-        "body": b"", "headers": headers, "status": status, "version": 11, "reason": "",
-        "decode_content": False,
-    }  # fmt: skip
-    (directory / (key + ".body")).write_bytes(body)
-    (directory / key).write_bytes(b"cc=4," + msgpack.packb({"response": response, "vary": {}}))
+    fuzzkit.write_v2(cache, url, body, headers, status=status, reason="")
 
 
 def _page(cache: Path) -> None:
