@@ -43,8 +43,6 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
         pytest.param(["prune", "--max-size", "9" * 400], "too large", id="huge-size"),
         pytest.param(["list", "--format", "xml"], "invalid choice", id="bad-format"),
         pytest.param(["list", "--source", "ftp"], "invalid choice", id="bad-source"),
-        pytest.param(["frobnicate"], "invalid choice", id="bad-command"),
-        pytest.param([], "required", id="no-command"),
         pytest.param(["remove", "a/b"], "bad pattern", id="pattern-with-path"),
         pytest.param(["remove", "pip=="], "bad pattern", id="pattern-no-version"),
         pytest.param(["remove", ""], "pattern is empty", id="empty-pattern"),
@@ -63,6 +61,23 @@ def test_usage_errors_exit_2_with_one_line(
     assert words in err
     assert "Traceback" not in err
     assert (cache / "wheels" / "keep.txt").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        pytest.param(["frobnicate"], "invalid choice", id="bad-command"),
+        pytest.param(["lst"], "did you mean 'list'?", id="misspelt-command"),
+        pytest.param([], "required: COMMAND", id="no-command"),
+    ],
+)
+def test_a_missing_or_unknown_command_exits_1_as_pip(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], words: str
+) -> None:
+    # pip cache exits 1 with 'Need an action'; our one line names the choices.
+    code, out, err = run(capsys, "--cache-dir", str(tmp_path), *args)
+    assert (code, out) == (1, "")
+    assert err.count("\n") == 1 and words in err, err
 
 
 @pytest.mark.parametrize("value", ["1", "true", "false", "off"])

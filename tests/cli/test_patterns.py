@@ -20,10 +20,10 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def usage(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+def usage(capsys: pytest.CaptureFixture[str], *args: str, code: int = 2) -> str:
     with pytest.raises(SystemExit) as exc:
         main(list(args))
-    assert exc.value.code == 2
+    assert exc.value.code == code
     out, err = capsys.readouterr()
     assert out == ""
     assert len(err.splitlines()) == 1, err
@@ -143,12 +143,12 @@ def test_a_miss_far_from_any_project_says_only_so(
 def test_unknown_command_suggests_the_closest(
     capsys: pytest.CaptureFixture[str], given: str, meant: str
 ) -> None:
-    err = usage(capsys, given)
+    err = usage(capsys, given, code=1)  # pip's code for an unknown action
     assert f"did you mean '{meant}'?" in err
 
 
 def test_unknown_command_far_from_any_suggests_nothing(capsys: pytest.CaptureFixture[str]) -> None:
-    assert "did you mean" not in usage(capsys, "xyzzy")
+    assert "did you mean" not in usage(capsys, "xyzzy", code=1)
 
 
 def test_the_bare_command_prints_the_help(capsys: pytest.CaptureFixture[str]) -> None:

@@ -310,6 +310,8 @@ GENERAL = {
     "no-color-env": Case(both, ("info",), stdout="pip-first", env={"NO_COLOR": "1"}),
     "bad-int": Case(nothing, ("dir", "--retries", "x"), stdout="none", stderr="none"),
     "bad-choice": Case(nothing, ("dir", "--use-feature", "x"), stdout="none", stderr="none"),
+    # pip says 'Need an action (...)', we name our commands and the closest: the code agrees.
+    "unknown-action": Case(nothing, ("lst",), stdout="none", stderr="none"),
 }
 
 

@@ -477,11 +477,16 @@ _COMMANDS = (
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (scripts read stderr), still exit 2."""
+    """argparse, but a usage error is one line (scripts read stderr), still exit 2;
+    a missing or unknown COMMAND exits 1, as pip's 'Need an action' does."""
 
     def error(self, message: str) -> NoReturn:
+        about_command = message.startswith("argument COMMAND:") or message.endswith(
+            "required: COMMAND"
+        )
+        code = EXIT_ERROR if about_command else EXIT_USAGE
         message += _closest_choice(message)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(code, f"{self.prog}: error: {message} (see --help)\n")
 
 
 _INVALID_CHOICE = re.compile(
