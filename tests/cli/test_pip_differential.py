@@ -310,6 +310,16 @@ GENERAL = {
     "no-color-env": Case(both, ("info",), stdout="pip-first", env={"NO_COLOR": "1"}),
     "bad-int": Case(nothing, ("dir", "--retries", "x"), stdout="none", stderr="none"),
     "bad-choice": Case(nothing, ("dir", "--use-feature", "x"), stdout="none", stderr="none"),
+    "verbose-env": Case(wheel_files, ("remove", "zzz"), env={"PIP_VERBOSE": "1"}),
+    "verbose-env-yes-and-q": Case(wheel_files, ("remove", "yyy", "-q"), env={"PIP_VERBOSE": "yes"}),
+    "quiet-env": Case(wheel_files, ("remove", "zzz"), env={"PIP_QUIET": "1"}),
+    "quiet-env-two": Case(wheel_files, ("remove", "zzz"), env={"PIP_QUIET": "2"}),
+    "quiet-env-isolated": Case(
+        wheel_files, ("remove", "zzz", "--isolated"), env={"PIP_QUIET": "1"}
+    ),
+    "verbose-env-bad": Case(
+        nothing, ("dir",), env={"PIP_VERBOSE": "lots"}, stdout="none", stderr="none"
+    ),
     # pip says 'Need an action (...)', we name our commands and the closest: the code agrees.
     "unknown-action": Case(nothing, ("lst",), stdout="none", stderr="none"),
 }

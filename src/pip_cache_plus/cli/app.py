@@ -32,7 +32,14 @@ from ..inventory.filters import (
 from ..locate.cachedir import check_cache_dir
 from . import render
 from .console import printable_paths, raw_stream, safe_streams, silence_stdout
-from .general import add_general_options, log_only, logging, quiet_streams, verbosity
+from .general import (
+    add_general_options,
+    apply_configuration,
+    log_only,
+    logging,
+    quiet_streams,
+    verbosity,
+)
 from .options import (
     INDEX_OPTION_COMMANDS,
     SOURCE_CHOICES,
@@ -534,6 +541,10 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         return EXIT_OK
     args = parser.parse_args(given)
     with _no_cycle_collection(), printable_paths(), contextlib.ExitStack() as stack:
+        try:
+            apply_configuration(args)
+        except UsageError as exc:
+            parser.error(str(exc))
         try:
             stack.enter_context(quiet_streams(args))
         except PipCachePlusError as exc:

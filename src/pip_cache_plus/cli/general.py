@@ -13,6 +13,11 @@ is honoured as pip honours it:
 - ``--isolated``: ``PIP_*`` variables and the user's configuration file are ignored;
 - ``--cache-dir``/``--no-cache-dir``: one destination, so the last one given wins.
 
+As in pip, ``PIP_VERBOSE``, ``PIP_QUIET``, ``PIP_LOG`` (``PIP_LOG_FILE``,
+``PIP_LOCAL_LOG``) and the same keys in ``[global]``/``[cache]`` of pip's configuration
+files are the defaults: a count (a non-negative integer or a boolean) that each ``-v``/``-q``
+adds to, a log file that ``--log`` replaces (:func:`apply_configuration`).
+
 ``--require-virtualenv`` is accepted and ignored, as ``pip cache`` ignores it. ``--no-color``
 and ``NO_COLOR`` change nothing: we print no colour. The network, resolver and interpreter
 options (``--proxy``, ``--timeout``, ``--python``...) are accepted and change nothing here.
@@ -23,14 +28,23 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TextIO
 
-from ..errors import PipCachePlusError
+from ..errors import PipCachePlusError, UsageError
+from ..locate import pipconfig
 from .console import StreamProxy
 
-__all__ = ["add_general_options", "log_only", "logging", "quiet_streams", "verbosity"]
+__all__ = [
+    "add_general_options",
+    "apply_configuration",
+    "log_only",
+    "logging",
+    "quiet_streams",
+    "verbosity",
+]
 
 # Switches that mean nothing to a cache tool, accepted so that pip's command lines run.
 _SWITCHES: tuple[tuple[str, ...], ...] = (
@@ -68,6 +82,10 @@ _APPENDS: tuple[tuple[str, tuple[str, ...] | None, str], ...] = (
     ("--use-deprecated", ("legacy-resolver", "legacy-certs"), "FEATURE"),
 )
 _ERROR_PREFIXES = ("ERROR:", "error:")
+_COUNTS = ("verbose", "quiet")
+_LOG_KEYS = ("log", "log-file", "local-log")  # pip's config keys are its long names
+_TRUE = frozenset({"y", "yes", "t", "true", "on", "1"})  # pip's strtobool
+_FALSE = frozenset({"n", "no", "f", "false", "off", "0"})
 _LOGS: list[TextIO] = []  # the --log file of the command running (main() nests none)
 
 
@@ -144,10 +162,43 @@ def _add(group: argparse._ArgumentGroup, flags: Sequence[str], top: bool, **kwar
     group.add_argument(*flags, **kwargs)  # type: ignore[arg-type]
 
 
+def apply_configuration(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> None:
+    """pip's configured defaults for ``-v``, ``-q`` and ``--log`` onto ``args`` (not under
+    ``--isolated``). Our copy of pip's reader: pip's own import costs ~0.2 s per command.
+
+    Raises UsageError for a count pip refuses (``PIP_VERBOSE=lots``), as pip exits 2.
+    """
+    env = os.environ if environ is None else environ
+    config = pipconfig.fallback_configuration(env, isolated=bool(getattr(args, "isolated", False)))
+    log = None
+    for item in config.for_command("cache", {*_COUNTS, *_LOG_KEYS}):
+        if item.name in _COUNTS:
+            setattr(args, item.name + "_configured", _count(item.name, item.value))
+        else:
+            log = item.value  # the last one read wins, as pip's defaults dict
+    if getattr(args, "log", None) is None and log is not None:
+        args.log = log
+
+
+def _count(key: str, value: str) -> int:
+    """pip's reading of a configured count: a boolean (yes: 1) or a non-negative integer."""
+    lowered = value.lower()
+    if lowered in _TRUE | _FALSE:
+        return int(lowered in _TRUE)
+    if value.isascii() and value.strip().isdigit():
+        return int(value)
+    raise UsageError(
+        f"{value} is not a valid value for {key} option, please instead specify either a "
+        "non-negative integer or a boolean value like yes/no or false/true which is "
+        "equivalent to 1/0."
+    )
+
+
 def verbosity(args: argparse.Namespace) -> int:
-    """pip's verbosity: +1 per ``-v``, -1 per ``-q``, before or after the command."""
-    verbose = getattr(args, "verbose", 0) + getattr(args, "verbose_after", 0)
-    quiet = getattr(args, "quiet", 0) + getattr(args, "quiet_after", 0)
+    """pip's verbosity: +1 per ``-v``, -1 per ``-q``, before or after the command, on top
+    of the configured counts."""
+    verbose = sum(getattr(args, "verbose" + at, 0) for at in ("", "_after", "_configured"))
+    quiet = sum(getattr(args, "quiet" + at, 0) for at in ("", "_after", "_configured"))
     return int(verbose) - int(quiet)
 
 

@@ -34,6 +34,7 @@ XdgRule = Literal["raw", "stripped", "absolute"]
 NAMES = frozenset(
     {"cache-dir", "no-cache-dir", "index-url", "pypi-url", "extra-index-url"}
     | {"find-links", "no-index", "constraint", "requirement"}
+    | {"verbose", "quiet", "log", "log-file", "local-log"}
 )
 _ENV_NAMES_IGNORED = ("version", "help")  # pip's ENV_NAMES_IGNORED
 _ETC_DIR = "/etc"  # pip appends it to the XDG config dirs; tests point it elsewhere
