@@ -54,6 +54,16 @@ GOAL_MIGRATE = 0.7
 GOAL_RSS_MIB = 64.0
 GOAL_LINEAR = 1.2
 GOAL_FLAT = 1.25  # peak RSS at the largest size / at the smallest
+GOAL_WARM = 1.0  # issue 19: a repeat list (memo) at the walk's cost
+#: ``--cases list``: what issue 19's table needs (the rest: remove, prune, migrate).
+LIST_CASES = ("floor", "pip cache info", "info", "list", "list (repeat)")
+#: ``--index``: run with no index configured (PyPI's), or with a pip config naming one
+#: (and an extra index), which makes pip_cache_plus read pip's configuration.
+INDEX_MODES = ("none", "configured")
+INDEX_CONFIG = """[global]
+index-url = https://pypi.org/simple/
+extra-index-url = https://mirror.invalid/simple/
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +103,7 @@ class Setup:
     rounds: int
     has: dict[str, bool]
     notes: list[str] = field(default_factory=list)
+    only: tuple[str, ...] | None = None  # case names to run (None: all)
 
 
 # -- processes ------------------------------------------------------------------------------
@@ -167,6 +178,17 @@ def child_env(python: str, home: Path) -> dict[str, str]:
     if subprocess.run(probe, env=env, capture_output=True, check=False).returncode != 0:
         env["PYTHONPATH"] = str(REPO / "src")  # not installed: the work tree's copy
     return env
+
+
+def index_env(env: dict[str, str], root: Path, mode: str) -> dict[str, str]:
+    """``env`` for an ``--index`` mode: ``configured`` points pip (and so pip_cache_plus)
+    at a config file naming PyPI's index and an extra one (never fetched: all is cached)."""
+    if mode == "none":
+        return env
+    config = root / "scratch" / "pip-index.conf"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(INDEX_CONFIG)
+    return {**env, "PIP_CONFIG_FILE": str(config)}
 
 
 def stop_children_on_exit() -> None:
@@ -316,6 +338,8 @@ def build_cases(
                 cleanup=cp_cleanup,
             ),
         ]
+    if setup.only is not None:
+        cases = [c for c in cases if c.name in setup.only]
     return cases
 
 
@@ -413,6 +437,51 @@ def ratio_table(results: Results) -> list[str]:
     return lines
 
 
+def _ratio(cases: dict[str, Case], name: str, base: str, goal: float) -> str:
+    if name not in cases or base not in cases:
+        return "-"
+    wall = cases[name].median() / cases[base].median()
+    cpu = cases[name].cpu() / cases[base].cpu()
+    return f"{wall:.2f}x ({cpu:.2f}x) {_mark(wall <= goal)}"
+
+
+def issue_table(results: Results) -> list[str]:
+    """Issue 19's table: per layout (index configured or not) and size, the ratios of a
+    cold and a warm ``list --format json`` to the floor, ``info`` to ``pip cache info``,
+    the cold list's peak RSS, and its time per entry against the smallest size's."""
+    lines = [
+        "| layout | entries | floor s | cold list / floor, wall (CPU) <= 2.0x | "
+        "warm list / floor <= 1.0x | info / pip cache info <= 0.5x | "
+        "cold list peak RSS MiB <= 64, flat | µs/entry cold (warm), x smallest size <= 1.2 |",
+        "|---|---:|---:|---|---|---|---|---|",
+    ]
+    for layout, by_size in results.items():
+        sizes = sorted(by_size)
+        first = by_size[sizes[0]]
+        for size in sizes:
+            cases = by_size[size]
+            if "list" not in cases or "floor" not in cases:
+                continue
+            cold, warm = cases["list"], cases.get("list (repeat)")
+            rss_ok = cold.rss() <= GOAL_RSS_MIB and cold.rss() <= first["list"].rss() * GOAL_FLAT
+            per = cold.median() / size * 1e6
+            growth = per / (first["list"].median() / sizes[0] * 1e6)
+            per_warm, growth_warm = "-", 0.0
+            if warm is not None and "list (repeat)" in first:
+                per_warm = f"{warm.median() / size * 1e6:.0f}"
+                growth_warm = warm.median() / size / (first["list (repeat)"].median() / sizes[0])
+            linear_ok = growth <= GOAL_LINEAR and growth_warm <= GOAL_LINEAR
+            lines.append(
+                f"| {layout} | {size} | {cases['floor'].median():.2f} | "
+                f"{_ratio(cases, 'list', 'floor', GOAL_LIST)} | "
+                f"{_ratio(cases, 'list (repeat)', 'floor', GOAL_WARM)} | "
+                f"{_ratio(cases, 'info', 'pip cache info', GOAL_INFO)} | "
+                f"{cold.rss():.0f} {_mark(rss_ok)} | "
+                f"{per:.0f} ({per_warm}), x{growth:.2f} (x{growth_warm:.2f}) {_mark(linear_ok)} |"
+            )
+    return lines
+
+
 def _linear(per: Sequence[float]) -> float:
     """The worst growth of the per-entry cost from a smaller size to a larger one."""
     pairs = [per[i] / per[j] for i in range(len(per)) for j in range(i)]
@@ -507,12 +576,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--python", default=sys.executable, help="runs pip and pip_cache_plus")
     parser.add_argument("--json", type=Path, help="also write the raw samples here")
+    parser.add_argument("--cases", default="all", help="all, list (issue 19: list, info), or names")
+    parser.add_argument(
+        "--index", default="none", help="none,configured: a pip config naming an index"
+    )
     parser.add_argument("--from-json", type=Path, help="only print the tables of a saved run")
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.rounds = "2000", 2
     args.size_list = [int(s) for s in args.sizes.split(",") if s]
     args.layout_list = [s for s in args.layouts.split(",") if s]
+    args.index_list = [s for s in args.index.split(",") if s]
+    if set(args.index_list) - set(INDEX_MODES) or not args.index_list:
+        parser.error(f"--index takes {','.join(INDEX_MODES)}")
+    args.only = None
+    if args.cases == "list":
+        args.only = LIST_CASES
+    elif args.cases != "all":
+        args.only = ("floor", *(c.strip() for c in args.cases.split(",") if c.strip()))
     bad = set(args.layout_list) - set(LAYOUTS)
     if bad or not args.size_list or args.rounds < 1:
         parser.error(f"bad --layouts {sorted(bad)}" if bad else "need sizes and rounds >= 1")
@@ -542,7 +623,8 @@ def commands(python: str, env: dict[str, str]) -> dict[str, bool]:
 
 
 def report(header: Sequence[str], results: Results, notes: Sequence[str]) -> str:
-    parts = [*header, "", *ratio_table(results), "", *rss_table(results), ""]
+    parts = [*header, "", *issue_table(results), "", *ratio_table(results), ""]
+    parts += [*rss_table(results), ""]
     return "\n".join([*parts, *(f"- {note}" for note in notes)])
 
 
@@ -584,6 +666,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The persistent index (memo) of our runs lives here, emptied with every fresh copy.
         env["PIP_CACHE_PLUS_MEMO_DIR"] = str(root / "scratch" / "memo")
         setup = Setup(args.python, env, root, args.rounds, commands(args.python, env))
+        setup.only = args.only
         header = machine(setup)
         print("\n".join(header), flush=True)
         for name, present in setup.has.items():
@@ -593,11 +676,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         results: Results = {}
         for layout in args.layout_list:
             for size in args.size_list:
-                label = f"{layout} {size}"
                 cache, entries = cache_for(root, layout, size, base)
-                cases = build_cases(setup, layout, cache, entries)
-                run_cases(setup, cases, entries, label)
-                results.setdefault(layout, {})[size] = {c.name: c for c in cases}
+                for mode in args.index_list:
+                    setup.env = index_env(env, root, mode)
+                    name = layout if mode == "none" else f"{layout} +index"
+                    label = f"{name} {size}"
+                    cases = build_cases(setup, layout, cache, entries)
+                    run_cases(setup, cases, entries, label)
+                    results.setdefault(name, {})[size] = {c.name: c for c in cases}
         print("\n" + report(header, results, setup.notes))
         if args.json is not None:
             save(args.json, header, results, setup.notes)
