@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
+import msgpack
 import pytest
 
 from pip_cache_plus.cli.app import main
@@ -58,7 +60,7 @@ def from_memo_alone(
 
 
 def memo_files(own_memo_dir: Path) -> list[Path]:
-    return sorted(own_memo_dir.glob("*.json"))
+    return sorted(own_memo_dir.glob("*.msgpack"))
 
 
 def test_second_run_reads_nothing_and_answers_the_same(
@@ -133,8 +135,14 @@ def test_only_the_walked_sources_are_replaced(
 
 @pytest.mark.parametrize(
     "content",
-    [b"", b"{not json", b'{"format": 999, "entries": {}}', b"[1, 2]"],
-    ids=["empty", "corrupt", "other-format", "not-a-memo"],
+    [
+        b"",
+        b"\xdf\xff\xff\xff\xff",
+        msgpack.packb({"format": 999, "entries": {}}),
+        msgpack.packb([1, 2]),
+        b"\x93\x01\x02",
+    ],
+    ids=["empty", "corrupt", "other-format", "not-a-memo", "truncated"],
 )
 def test_a_broken_memo_is_ignored_and_replaced(
     capsys: pytest.CaptureFixture[str],
@@ -148,7 +156,7 @@ def test_a_broken_memo_is_ignored_and_replaced(
     (written,) = memo_files(own_memo_dir)
     written.write_bytes(content)
     assert listing(capsys, cache) == expected
-    assert json.loads(written.read_bytes())["format"] == memo.FORMAT
+    assert msgpack.unpackb(written.read_bytes())["format"] == memo.FORMAT
 
 
 def test_edited_records_are_not_trusted(
@@ -160,11 +168,51 @@ def test_edited_records_are_not_trusted(
     cache = v2_cache.path
     expected = listing(capsys, cache)
     (written,) = memo_files(own_memo_dir)
-    data = json.loads(written.read_bytes())
+    data = msgpack.unpackb(written.read_bytes())
     for record in data["entries"].values():
         record[2] = 42  # a project that is not a string
-    written.write_text(json.dumps(data))
+    written.write_bytes(msgpack.packb(data))
     assert listing(capsys, cache) == expected
+
+
+def test_a_json_memo_of_an_earlier_version_is_ignored_and_removed(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    v2_cache: BuiltCache,
+    own_memo_dir: Path,
+) -> None:
+    cache = v2_cache.path
+    expected = listing(capsys, cache)
+    (written,) = memo_files(own_memo_dir)
+    old = written.with_suffix(".json")
+    # What format 4 wrote: answers that would be wrong now are never read.
+    records = msgpack.unpackb(written.read_bytes())["entries"]
+    for record in records.values():
+        record[2] = "wrong"
+    old_data = {"format": 4, "cache_dir": os.path.realpath(cache), "index_urls": None}
+    old.write_text(json.dumps({**old_data, "entries": records}))
+    written.unlink()
+    assert listing(capsys, cache) == expected
+    assert not old.exists()
+    assert memo_files(own_memo_dir) == [written]
+    assert from_memo_alone(capsys, monkeypatch, cache) == expected
+
+
+@pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="names must be UTF-8 there")
+def test_a_cache_dir_not_named_in_utf8_is_remembered(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    v2_cache: BuiltCache,
+    tmp_path: Path,
+    own_memo_dir: Path,
+) -> None:
+    # Its paths are str with surrogate escapes (os.fsdecode), which UTF-8 cannot encode.
+    cache = tmp_path / os.fsdecode(b"cache-\xff")
+    shutil.copytree(v2_cache.path, cache, symlinks=True)
+    expected = fresh(capsys, cache, monkeypatch)
+    assert listing(capsys, cache) == expected
+    assert len(memo_files(own_memo_dir)) == 1
+    assert from_memo_alone(capsys, monkeypatch, cache) == expected
 
 
 def test_an_unwritable_memo_dir_costs_nothing_but_time(

@@ -10,17 +10,17 @@ in a page) are recomputed whenever an HTTP entry is new or changed, and those th
 depended on pip's configured index URLs whenever these change (see ``identify``).
 
 It lives outside the cache (``$PIP_CACHE_PLUS_MEMO_DIR``, else a ``pip_cache_plus``
-directory in the user's cache directory; an empty value turns it off), one file per cache
-directory, written whole (temp file + rename) and never trusted beyond what it claims: a
-file that is unreadable, corrupt or from another version is ignored and replaced. It holds
-nothing a listing does not show (URLs are redacted).
+directory in the user's cache directory; an empty value turns it off), one msgpack file per
+cache directory, read in one go and written whole (temp file + rename), never trusted
+beyond what it claims: a file that is unreadable, corrupt or from another version is
+ignored and replaced (the JSON memo of earlier versions is removed then). It holds nothing
+a listing does not show (URLs are redacted).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import sys
 from collections.abc import Iterable, Mapping
@@ -29,12 +29,16 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
+import msgpack
+
 from ..model import FILENAME_FROM, KINDS, URL_UNKNOWN, CacheEntry, Naming, RawEntry, UrlUnknown
 
 MEMO_DIR_ENV = "PIP_CACHE_PLUS_MEMO_DIR"
 #: Bumped with any change to what identification answers (or to this format).
-FORMAT = 4  # 4: how each was named (filename_from, candidates, link, page, body sha256...)
+FORMAT = 5  # 5: msgpack, not JSON; 4: how each was named (filename_from, candidates, ...)
 _MAX_SIZE = 512 * 1024 * 1024
+_SUFFIX = ".msgpack"
+_OLD_SUFFIX = ".json"  # formats 1-4: ignored, and removed when the new file is written
 
 
 def default_dir(environ: Mapping[str, str]) -> Path | None:
@@ -110,12 +114,13 @@ class Memo:
         records = chain(kept, ((e.raw.where, _record(e)) for e in entries))
         with contextlib.suppress(OSError):
             _write(self.file, self.cache_dir, index_urls, records)
+            os.unlink(self.file.with_suffix(_OLD_SUFFIX))  # an earlier version's memo
 
 
 def _file_of(directory: Path, cache_dir: Path) -> tuple[str, Path]:
     real = os.path.realpath(cache_dir)
     name = hashlib.sha256(os.fsencode(real)).hexdigest()[:32]
-    return real, directory / f"{name}.json"
+    return real, directory / f"{name}{_SUFFIX}"
 
 
 def remembered_unknown_urls(directory: Path, cache_dir: Path) -> list[UrlUnknown]:
@@ -185,8 +190,11 @@ def _read(file: Path, cache_dir: str) -> _Loaded:
             # Not fp.read(_MAX_SIZE): that allocates _MAX_SIZE bytes up front.
             if os.fstat(fp.fileno()).st_size > _MAX_SIZE:
                 return {}, None
-            data = json.loads(fp.read())
-    except (OSError, ValueError, RecursionError):
+            # One call for the whole file; msgpack bounds each container by the data's size.
+            data = msgpack.unpackb(
+                fp.read(), raw=False, strict_map_key=True, unicode_errors="surrogateescape"
+            )
+    except (OSError, ValueError, msgpack.UnpackException, RecursionError):
         return {}, None
     match data:
         case {
@@ -201,6 +209,8 @@ def _read(file: Path, cache_dir: str) -> _Loaded:
 
 def _valid(record: object) -> bool:
     """A record as :func:`_record` writes it (the file is ours, but anyone may edit it)."""
+    if type(record) is not list or len(record) != 10:
+        return False
     match record:
         case [list(signature), str(kind), *texts_and_stored, list(naming)] if (
             kind in KINDS and len(texts_and_stored) == 7
@@ -235,20 +245,35 @@ def _write(
     index_urls: str | None,
     records: Iterable[tuple[str, list[Any]]],
 ) -> None:
-    """The memo file, written record by record (never the whole text in memory)."""
+    """The memo file, packed record by record (never the whole file in memory at once;
+    the count of records goes first in msgpack, so they are counted as they are packed
+    and the map's header is written last, at the front)."""
     file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
-    dumps = json.JSONEncoder(separators=(",", ":")).encode
+    # Paths not in UTF-8 come as surrogate escapes (os.fsdecode): kept as their bytes.
+    packer = msgpack.Packer(use_bin_type=True, unicode_errors="surrogateescape")
+    head = {"format": FORMAT, "cache_dir": cache_dir, "index_urls": index_urls}
     try:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+        flags = os.O_RDWR | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
         fd = os.open(tmp, flags, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fp:
-            urls = dumps(index_urls)
-            fp.write(f'{{"format":{FORMAT},"cache_dir":{dumps(cache_dir)},"index_urls":{urls},')
-            fp.write('"entries":{')
-            for i, (path, record) in enumerate(records):
-                fp.write(f"{',' if i else ''}{dumps(path)}:{dumps(record)}")
-            fp.write("}}")
+        with os.fdopen(fd, "wb") as fp:
+            # A fixed-size map32 header for the entries, patched in once they are counted.
+            fp.write(packer.pack_map_header(len(head) + 1))
+            for key, value in head.items():
+                fp.write(packer.pack(key) + packer.pack(value))
+            fp.write(packer.pack("entries"))
+            at = fp.tell()
+            fp.write(b"\xdf\0\0\0\0")
+            count, pending = 0, []
+            for path, record in records:
+                pending.append(packer.pack(path) + packer.pack(record))
+                count += 1
+                if len(pending) >= 1024:
+                    fp.write(b"".join(pending))
+                    pending.clear()
+            fp.write(b"".join(pending))
+            fp.seek(at)
+            fp.write(b"\xdf" + count.to_bytes(4, "big"))
         os.replace(tmp, file)  # whole or not at all; no fsync: a lost memo costs one slow run
     finally:
         with contextlib.suppress(FileNotFoundError):
