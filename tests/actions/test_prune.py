@@ -492,3 +492,19 @@ def test_plan_kinds_limit_age_and_size_but_debris_always_goes() -> None:
     ]
     assert plan.size_before == 500
     assert plan.size_after == 300  # over max_size: what is left may not be taken
+
+
+def test_plan_lists_in_an_order_of_its_own_not_the_walks() -> None:
+    """Debris by path, then what --older-than takes, least recently used first: the same
+    listing whatever order the file system walked the entries in."""
+    entries = [
+        entry("b.tmp", used=NOW - 2 * DAY, problem=PROBLEM_TMP),
+        entry("new", used=NOW - 40 * DAY),
+        entry("a.tmp", used=NOW - 2 * DAY, problem=PROBLEM_TMP),
+        entry("old", used=NOW - 90 * DAY),
+        entry("mid", used=NOW - 60 * DAY, source="wheels"),
+    ]
+    options = PruneOptions(unused_since=NOW - 30 * DAY)
+    for walked in (entries, entries[::-1]):
+        plan = plan_prune(walked, [], NOW, options)
+        assert names(plan.evictions) == ["a.tmp", "b.tmp", "old", "mid", "new"]

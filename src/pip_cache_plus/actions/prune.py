@@ -129,6 +129,8 @@ def plan_prune(
             kept.append(Kept(entry, why))
         else:
             evictions.append(Eviction(entry, "debris"))
+    # Listed in an order of their own (not the walk's, which the file system picks).
+    evictions.sort(key=lambda e: str(e.entry.raw.path))
     evictions += _evict_valid(valid, size - _total(evictions), options)
     dirs = tuple(sorted(d.path for d in empty_dirs if d.mtime < cutoff))
     return PrunePlan(tuple(evictions), tuple(kept), dirs, size, options.max_size)
@@ -149,8 +151,11 @@ def _total(evictions: Iterable[Eviction]) -> int:
 
 
 def _evict_valid(valid: Sequence[CacheEntry], size: int, options: PruneOptions) -> list[Eviction]:
-    """``--older-than`` first, then least recently used until ``size`` fits."""
-    wanted = [e for e in valid if options.kinds is None or e.kind in options.kinds]
+    """``--older-than`` first, then least recently used until ``size`` fits; each in
+    eviction order (:func:`lru_key`)."""
+    wanted = sorted(
+        (e for e in valid if options.kinds is None or e.kind in options.kinds), key=lru_key
+    )
     out: list[Eviction] = []
     rest: list[CacheEntry] = []
     for entry in wanted:
@@ -161,7 +166,7 @@ def _evict_valid(valid: Sequence[CacheEntry], size: int, options: PruneOptions) 
             rest.append(entry)
     if options.max_size is None:
         return out
-    for entry in sorted(rest, key=lru_key):
+    for entry in rest:
         if size <= options.max_size:
             break
         out.append(Eviction(entry, "size"))
