@@ -34,6 +34,8 @@ import os
 import platform
 import re
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
 import sysconfig
@@ -56,6 +58,7 @@ __all__ = [
     "CACHE_KINDS",
     "DOWNLOAD_REQUIREMENTS",
     "LEGACY_PIP",
+    "OLDEST_PIP",
     "BuiltCache",
     "CacheBuildError",
     "CacheKind",
@@ -66,6 +69,8 @@ __all__ = [
     "PipRunner",
     "RequestKind",
     "RequestRecord",
+    "TLSCert",
+    "TLSUnavailable",
     "build_cache",
     "build_packages",
     "cache_entry_path",
@@ -74,6 +79,7 @@ __all__ = [
     "fill_cache",
     "get_pip",
     "http_dir_for",
+    "make_tls_cert",
     "new_tag",
     "normalize",
     "platform_tags",
@@ -92,6 +98,9 @@ FileLayout = Literal["files", "pypiserver", "warehouse", "devpi"]
 CACHE_KINDS: Final[tuple[CacheKind, ...]] = ("legacy", "v2", "mixed")
 LEGACY_PIP: Final = "23.2.1"
 """The last pip that writes the legacy ``http/`` dir (23.3 moved to ``http-v2/``)."""
+OLDEST_PIP: Final = "21.3"
+"""The oldest pip the identification tests fill caches with (``http/`` too, no PEP 658,
+no PEP 691, no ``origin.json``)."""
 
 REQUIRES_PYTHON: Final = ">=3.8"
 _FIXED_MTIME: Final = 1704067200  # 2024-01-01T00:00:00Z, inside every archive
@@ -499,9 +508,63 @@ def _etag_matches(if_none_match: str, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
+class TLSUnavailable(RuntimeError):
+    """No way to make a certificate here (no ``openssl`` on PATH)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TLSCert:
+    """A self-signed certificate for 127.0.0.1 (its own CA: pip trusts it by ``--cert``)."""
+
+    cert: Path
+    key: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert, self.key)
+        return context
+
+
+def make_tls_cert(dest: Path, host: str = "127.0.0.1") -> TLSCert:
+    """Write ``cert.pem`` and ``key.pem`` into ``dest`` with ``openssl req``: a CA
+    certificate whose subjectAltName is ``IP:host`` (what pip's verifier checks for
+    an IP-address URL). Raises :class:`TLSUnavailable` when ``openssl`` is missing."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise TLSUnavailable("no openssl on PATH to make a self-signed certificate")
+    dest.mkdir(parents=True, exist_ok=True)
+    cert, key = dest / "cert.pem", dest / "key.pem"
+    cmd = [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"]
+    cmd += ["-subj", f"/CN={host}", "-keyout", os.fspath(key), "-out", os.fspath(cert)]
+    cmd += ["-addext", f"subjectAltName=IP:{host}"]
+    cmd += ["-addext", "basicConstraints=critical,CA:TRUE"]
+    proc = subprocess.run(
+        cmd, check=False, capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
+    if proc.returncode != 0:
+        raise TLSUnavailable(f"openssl req failed ({proc.returncode}): {proc.stderr.strip()}")
+    return TLSCert(cert, key)
+
+
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     index: IndexServer
+    tls: ssl.SSLContext | None = None
+
+    def finish_request(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: object
+    ) -> None:
+        """The TLS handshake here, in the request's own thread: a client that stalls
+        in it does not block ``accept``."""
+        if self.tls is None or not isinstance(request, socket.socket):
+            super().finish_request(request, client_address)
+            return
+        try:
+            secure = self.tls.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return  # a client that gave up or does not trust us: nothing to answer
+        with secure:
+            super().finish_request(secure, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -552,6 +615,8 @@ class IndexServer:
     ``/simple/``; devpi's own index is ``/<user>/<index>/+simple/``).
     ``page_cache=False`` sends pages and redirects with no cache headers at all (no
     Cache-Control, no ETag), as pypiserver does: pip then caches only the files.
+    ``tls``: serve HTTPS with that certificate (``https://`` URLs; pip is then given
+    ``--cert`` by :func:`fill_cache`).
     """
 
     def __init__(
@@ -566,7 +631,9 @@ class IndexServer:
         relative_links: bool = False,
         layout: FileLayout = "files",
         page_cache: bool = True,
+        tls: TLSCert | None = None,
     ) -> None:
+        self.tls = tls
         self.relative_links = relative_links
         self.layout: FileLayout = layout
         self.page_cache = page_cache
@@ -584,6 +651,7 @@ class IndexServer:
         self._seq = itertools.count()
         self._httpd = _HTTPServer((host, port), _Handler)
         self._httpd.index = self
+        self._httpd.tls = None if tls is None else tls.server_context()
         self._thread: threading.Thread | None = None
         host_, port_ = self._httpd.server_address[:2]
         self.host = str(host_)
@@ -622,7 +690,8 @@ class IndexServer:
     # URLs
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "http" if self.tls is None else "https"
+        return f"{scheme}://{self.host}:{self.port}"
 
     @property
     def index_url(self) -> str:
@@ -933,6 +1002,9 @@ def http_dir_for(pip_version: str) -> Literal["http", "http-v2"]:
 _DROP_ENV: Final = frozenset(
     {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE", "VIRTUAL_ENV"}
     | {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUESTS_CA_BUNDLE"}
+    # requests prefers CURL_CA_BUNDLE to pip's --cert, and SSL_CERT_* steer the
+    # default context: the loopback HTTPS index is trusted by --cert alone.
+    | {"CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR"}
 )
 
 
@@ -964,13 +1036,16 @@ class PipRunner:
     version: str
     index_url: str | None = None
     trusted_host: str = "127.0.0.1"
+    cert: Path | None = None  # a CA bundle pip verifies the index with (HTTPS)
 
     @property
     def http_dir(self) -> Literal["http", "http-v2"]:
         return http_dir_for(self.version)
 
-    def with_index(self, index_url: str) -> PipRunner:
-        return replace(self, index_url=index_url)
+    def with_index(self, index_url: str, *, cert: Path | None = None) -> PipRunner:
+        """Bound to ``index_url``; ``cert``: the CA bundle of an HTTPS index (pip then
+        verifies it, instead of trusting the host blindly)."""
+        return replace(self, index_url=index_url, cert=cert)
 
     def command(self, command: str, *args: str, cache_dir: Path) -> list[str]:
         cmd = [str(self.python), "-m", "pip", command]
@@ -979,7 +1054,11 @@ class PipRunner:
         if command in _INDEX_COMMANDS:
             if self.index_url is None:
                 raise ValueError(f"pip {command} needs an index: use with_index() first")
-            cmd += ["--index-url", self.index_url, "--trusted-host", self.trusted_host]
+            cmd += ["--index-url", self.index_url]
+            if self.cert is not None:
+                cmd += ["--cert", os.fspath(self.cert)]
+            else:
+                cmd += ["--trusted-host", self.trusted_host]
         return cmd + list(args)
 
     def run(
@@ -1278,7 +1357,7 @@ def new_tag(prefix: str = "pcp") -> str:
 def fill_cache(pip: PipRunner, server: IndexServer, cache_dir: Path) -> tuple[RequestRecord, ...]:
     """Run pip's download / install / wheel steps into ``cache_dir``; return the requests
     those runs made (attributed by their User-Agent tag)."""
-    runner = pip.with_index(server.index_url)
+    runner = pip.with_index(server.index_url, cert=None if server.tls is None else server.tls.cert)
     prefix = new_tag("fill")
     with tempfile.TemporaryDirectory(prefix="pcp-fill-") as scratch:
         dirs = {name: os.path.join(scratch, name) for name in ("dl", "target", "wheels")}
@@ -1301,10 +1380,16 @@ def _entries(http_dir: Path) -> list[Path]:
     ]
 
 
+def _writes_origin(pip_version: str) -> bool:
+    """pip records a built wheel's origin (``origin.json``) since 23.0 (pip#11527)."""
+    return _version_tuple(pip_version) >= (23, 0)
+
+
 def check_cache(built: BuiltCache) -> None:
     """Raise :class:`CacheBuildError` unless each pip's HTTP dir holds at least one entry
     per package file and ``.metadata`` it fetched, no other HTTP dir holds anything,
-    and ``wheels/`` holds the built ``sdist_only`` wheel beside its ``origin.json``."""
+    and ``wheels/`` holds the built ``sdist_only`` wheel, beside its ``origin.json`` when a
+    pip that writes one ran (pip 23.0 and later)."""
     problems = []
     for name in ("http", "http-v2"):
         entries = _entries(built.path / name)
@@ -1327,7 +1412,9 @@ def check_cache(built: BuiltCache) -> None:
     wheels = sorted((built.path / "wheels").rglob("sdist_only-0.5-*.whl"))
     if not wheels:
         problems.append("wheels/ holds no sdist_only-0.5-*.whl")
-    elif not all((w.parent / "origin.json").is_file() for w in wheels):
+    elif any(_writes_origin(v) for v in built.pips) and not all(
+        (w.parent / "origin.json").is_file() for w in wheels
+    ):
         problems.append("wheels/ holds a built wheel without origin.json beside it")
     if problems:
         where = f"{built.kind} cache at {built.path} (pips {', '.join(built.pips)})"
