@@ -87,6 +87,7 @@ __all__ = [
     "resolve_latest_pip",
     "scrubbed_env",
     "venvs_root",
+    "writes_origin",
 ]
 
 PackageKind = Literal["wheel", "sdist"]
@@ -1380,7 +1381,7 @@ def _entries(http_dir: Path) -> list[Path]:
     ]
 
 
-def _writes_origin(pip_version: str) -> bool:
+def writes_origin(pip_version: str) -> bool:
     """pip records a built wheel's origin (``origin.json``) since 23.0 (pip#11527)."""
     return _version_tuple(pip_version) >= (23, 0)
 
@@ -1412,7 +1413,7 @@ def check_cache(built: BuiltCache) -> None:
     wheels = sorted((built.path / "wheels").rglob("sdist_only-0.5-*.whl"))
     if not wheels:
         problems.append("wheels/ holds no sdist_only-0.5-*.whl")
-    elif any(_writes_origin(v) for v in built.pips) and not all(
+    elif any(writes_origin(v) for v in built.pips) and not all(
         (w.parent / "origin.json").is_file() for w in wheels
     ):
         problems.append("wheels/ holds a built wheel without origin.json beside it")
