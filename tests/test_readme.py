@@ -8,7 +8,8 @@ in ``PIP_INDEX_URL``, as a user's configuration would give it), after the setup
 :data:`SETUPS` names for the block. Their output (stdout and stderr, as a terminal shows
 them) must be the block's text, with the home directory written ``/home/me`` and the
 loopback index ``https://index.example.org``; what differs from run to run (dates, key
-paths, digests, the interpreter's tags) is masked on both sides before they are compared.
+paths, digests, sizes, the interpreter's tags) is masked on both sides before they are
+compared.
 
 ``PCP_UPDATE_README=1 pytest tests/test_readme.py`` writes the runs' output into the
 README instead (then read the diff).
@@ -56,6 +57,9 @@ _MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Keys are digests of URLs holding the loopback's port: how many directories they
     # share changes from run to run.
     (re.compile(r"(Directories (that would be )?removed): \d+"), r"\1: N"),
+    # So do the sizes of the pages (their links hold the port) and of the built wheel.
+    (re.compile(r"\b\d[\d,.]* (bytes|kB|MB)\b"), "SIZE"),
+    (re.compile(r'"(bytes|size|size_before|size_after)": \d+'), r'"\1": N'),
 )
 
 
@@ -194,7 +198,7 @@ def run_example(example: Example, cache: BuiltCache, tmp: Path) -> str:
 def test_readme_has_examples() -> None:
     names = [e.name for e in examples(README.read_text(encoding="utf-8"))]
     assert len(names) == len(set(names)), names
-    assert {"info", "list", "du", "show", "verify", "prune", "check"} <= set(names)
+    assert {"info", "list", "du", "show", "verify", "prune", "check", "json"} <= set(names)
 
 
 def test_readme_examples_are_real(
