@@ -35,7 +35,6 @@ from realpip import (
     http_dir_for,
     make_tls_cert,
     normalize,
-    writes_origin,
 )
 
 pytestmark = pytest.mark.realpip
@@ -122,11 +121,6 @@ def _truth(built: BuiltCache) -> dict[str, RequestRecord]:
     }
 
 
-def _writes_origin(built: BuiltCache) -> bool:
-    (version,) = built.pips
-    return writes_origin(version)  # pip 21.3 keeps no origin.json beside a built wheel
-
-
 def _check(built: BuiltCache, answers: list[Answer], *, urls: str) -> tuple[int, int]:
     """Assert every answer against the truth; ``urls``: "right" or "right-or-null".
     Returns (entries, URLs known)."""
@@ -152,11 +146,10 @@ def _check(built: BuiltCache, answers: list[Answer], *, urls: str) -> tuple[int,
         "0.5",
         BUILT_WHEEL,
     )
-    # A built wheel's URL is the file it was built from, which only origin.json tells.
+    # A built wheel's URL is the file it was built from: origin.json tells it, or (pip
+    # 21.3) its directory's name proves it from the sdist's URL.
     origin = built.index_url.removesuffix("simple/") + f"files/{BUILT_FROM}"
-    if not _writes_origin(built):
-        assert wheel.url is None
-    elif urls == "right":
+    if urls == "right":
         assert wheel.url == origin
     else:
         assert wheel.url in (origin, None)
@@ -196,5 +189,5 @@ def test_with_the_index_given_every_url_is_right(
     else:
         answers = _cli(capsys, filled.path, "--index-url", filled.index_url)
     entries, known = _check(filled, answers, urls="right")
-    assert known == entries - (0 if _writes_origin(filled) else 1)
+    assert known == entries
     assert answers == _library(filled.path, [filled.index_url], None)

@@ -36,6 +36,7 @@ from .responses import (
     read_response,
 )
 from .urls import cache_key, redact, url_filename
+from .wheelkey import prove_built_origins
 
 _MAX_ORIGIN_JSON = 1024 * 1024
 #: An encoded body is decoded to a temporary file for sniffing only up to this size.
@@ -138,6 +139,19 @@ def identify_all(
 
 
 def _answers(
+    pending: list[tuple[RawEntry, _Head | CacheEntry]],
+    known: dict[int, CacheEntry],
+    keys: set[str],
+    candidates: Candidates,
+    memo: Memo | None,
+) -> Iterator[CacheEntry]:
+    answers = list(_named(pending, known, keys, candidates, memo))
+    # Built wheels are never remembered: proven again from the sdists' URLs each time.
+    prove_built_origins(answers)
+    yield from answers
+
+
+def _named(
     pending: list[tuple[RawEntry, _Head | CacheEntry]],
     known: dict[int, CacheEntry],
     keys: set[str],
