@@ -123,8 +123,9 @@ class Cache:
         are asked for: its answer is the cache's, not the listing's (pip <= 23.2 and
         pip >= 23.3 fetch the same URLs, so a page in ``http/`` names entries in
         ``http-v2/``). The other HTTP dir is walked too, then."""
-        from .inventory.identify import identify_all
+        from .inventory.identify import identify_first_passes
         from .inventory.memo import Memo
+        from .inventory.shards import first_passes
 
         wanted = tuple(sources)
         walked = wanted
@@ -138,8 +139,8 @@ class Cache:
             tops = tuple(os.path.join(self.path, SOURCE_DIRS[s], "") for s in wanted)
             report = _only_below(tops, on_empty_dir)
         # pip's configuration is read only if a page is not PyPI's: it is slow to load.
-        raws = self.walk(walked, on_empty_dir=report)
-        found = identify_all(raws, lambda: self.index_urls, memo)
+        firsts = first_passes(self.path, walked, memo, on_empty_dir=report)
+        found = identify_first_passes(firsts, lambda: self.index_urls, memo)
         if walked == wanted:
             return found
         return (entry for entry in found if entry.source in wanted)

@@ -72,6 +72,20 @@ def walk(
             yield from _walk_tree(str(root), source, _http_dir_entries, on_empty_dir)
 
 
+def walk_part(
+    cache_dir: Path, source: Source, subdirs: Callable[[str], bool], *, own_files: bool
+) -> Iterator[RawEntry]:
+    """Part of :func:`walk` for one source: only the top-level subdirectories whose names
+    ``subdirs`` accepts, and the source dir's own files if ``own_files``. The parts of a
+    partition of the names, walked in name order (each after those before it) and then
+    the own files, give what :func:`walk` gives for that source when its dir is a real
+    directory: :mod:`.shards` splits the walk over two processes so. Only the part with
+    ``own_files`` reports a source dir that cannot be read."""
+    root = str(cache_dir / SOURCE_DIRS[source])
+    handler = _wheel_dir_entries if source == "wheels" else _http_dir_entries
+    yield from _walk_tree(root, source, handler, None, top_subdirs=subdirs, top_files=own_files)
+
+
 def _lstat(path: Path) -> FileStat:
     st = path.lstat()
     return FileStat(str(path), st.st_size, st.st_mtime, st.st_atime)
@@ -87,8 +101,13 @@ def _walk_tree(
     source: Source,
     files_to_entries: _DirHandler,
     on_empty_dir: Callable[[str], None] | None,
+    *,
+    top_subdirs: Callable[[str], bool] | None = None,
+    top_files: bool = True,
 ) -> Iterator[RawEntry]:
-    """Depth first, children by name, a directory's own files after its subdirectories.
+    """Depth first, children by name, a directory's own files after its subdirectories;
+    at the top, only the subdirectories ``top_subdirs`` accepts (all if None), and the
+    top's own files only if ``top_files`` (see :func:`walk_part`).
 
     A loop over an explicit stack, not recursion: each entry would otherwise be passed up
     through one generator per level (six for http entries), on every one of them.
@@ -108,29 +127,52 @@ def _walk_tree(
         except FileNotFoundError:
             continue
         except (PermissionError, NotADirectoryError) as exc:
-            yield _unreadable(directory, source, exc)
+            if where or top_files:  # the top's own problem, told by one part only
+                yield _unreadable(directory, source, exc)
             continue
         if not children and where and on_empty_dir is not None:
             on_empty_dir(directory)  # not the source dir itself: pip expects it there
-        found = _Files(where, {}, {}, [])
-        subdirs: list[tuple[str, tuple[str, ...]]] = []
-        for child in children:
-            try:
-                # Directories first: the five levels of hex directories above each
-                # http entry hold little else (a link to a directory is no directory).
-                if child.is_dir(follow_symlinks=False):
-                    subdirs.append((child.path, (*where, child.name)))
-                elif child.is_file(follow_symlinks=False):
-                    found.files[child.name] = _stat(child)
-                elif child.is_symlink():
-                    found.links[child.name] = _stat(child)
-                else:  # a FIFO, socket or device: reading one could block forever
-                    found.special.append(_stat(child))
-            except FileNotFoundError:
-                continue  # removed while we looked (a running pip): not an entry any more
+        found, subdirs = _sort_out(children, where)
+        if not where:
+            found, subdirs = _top_part(found, subdirs, top_subdirs, top_files=top_files)
         if found.files or found.links or found.special:
             stack.append(found)
         stack.extend(reversed(subdirs))
+
+
+def _sort_out(
+    children: list[os.DirEntry[str]], where: tuple[str, ...]
+) -> tuple[_Files, list[tuple[str, tuple[str, ...]]]]:
+    """A directory's files by type, and its subdirectories (path, relative parts)."""
+    found = _Files(where, {}, {}, [])
+    subdirs: list[tuple[str, tuple[str, ...]]] = []
+    for child in children:
+        try:
+            # Directories first: the five levels of hex directories above each
+            # http entry hold little else (a link to a directory is no directory).
+            if child.is_dir(follow_symlinks=False):
+                subdirs.append((child.path, (*where, child.name)))
+            elif child.is_file(follow_symlinks=False):
+                found.files[child.name] = _stat(child)
+            elif child.is_symlink():
+                found.links[child.name] = _stat(child)
+            else:  # a FIFO, socket or device: reading one could block forever
+                found.special.append(_stat(child))
+        except FileNotFoundError:
+            continue  # removed while we looked (a running pip): not an entry any more
+    return found, subdirs
+
+
+def _top_part(
+    found: _Files,
+    subdirs: list[tuple[str, tuple[str, ...]]],
+    top_subdirs: Callable[[str], bool] | None,
+    *,
+    top_files: bool,
+) -> tuple[_Files, list[tuple[str, tuple[str, ...]]]]:
+    if top_subdirs is not None:
+        subdirs = [item for item in subdirs if top_subdirs(item[1][0])]
+    return (found if top_files else _Files(found.rel, {}, {}, [])), subdirs
 
 
 @dataclass(slots=True)

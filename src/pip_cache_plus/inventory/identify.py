@@ -93,6 +93,34 @@ class _Head:
         return self.status == 200 and any(m in ctype for m in _PAGE_MEDIA)
 
 
+#: A head as plain values (for :mod:`.shards`' pipe): the fields in order, the body as
+#: (path, offset, length, inline).
+HeadRow = tuple[
+    int, str | None, str | None, float | None, tuple[str, str, str | None] | None,
+    tuple[str, int, int, bytes | None], str | None, str | None,
+]  # fmt: skip
+
+
+def head_row(first: object) -> HeadRow | None:
+    """``first`` as plain values, if it is a head whose body path is a string."""
+    if not isinstance(first, _Head) or not isinstance(path := first.body.path, str):
+        return None
+    body = first.body
+    return (
+        first.status, first.content_type, first.content_encoding, first.stored, first.hints,
+        (path, body.offset, body.length, body.inline), first.problem, first.location,
+    )  # fmt: skip
+
+
+def head_of_row(row: HeadRow) -> _Head:
+    """The head :func:`head_row` gave ``row`` for (its repeated strings shared again)."""
+    status, ctype, encoding, stored, hints, (path, offset, length, inline), problem, loc = row
+    if hints is not None:
+        hints = (sys.intern(hints[0]), sys.intern(hints[1]), hints[2])
+    body = BodyRef(path, offset, length, inline)
+    return _Head(status, _shared(ctype), _shared(encoding), stored, hints, body, problem, loc)
+
+
 def _shared(value: str | None) -> str | None:
     """One string object for values many entries repeat (every head is held until the
     pages are read: tens of thousands of copies of a few content types add up)."""
@@ -110,15 +138,33 @@ def identify_all(
     without one (a change of ``index_urls`` is noticed when a remembered answer needed
     them), and the memo is updated once every entry has been yielded.
     """
+    return identify_first_passes(((raw, *first_pass(raw, memo)) for raw in raws), index_urls, memo)
+
+
+#: An entry after its first pass: what it needs from its files before the pages are read
+#: (or the answer, when that needs no page), and whether that is the memo's answer.
+FirstPass = tuple[RawEntry, _Head | CacheEntry, bool]
+
+
+def first_pass(raw: RawEntry, memo: Memo | None) -> tuple[_Head | CacheEntry, bool]:
+    """The work on one entry that needs no other entry: :mod:`.shards` does it in
+    parallel. (The memo's answer, True) if it has one, else (the first pass, False)."""
+    hit = memo.lookup(raw) if memo is not None else None
+    return (_first_pass(raw), False) if hit is None else (hit, True)
+
+
+def identify_first_passes(
+    firsts: Iterable[FirstPass], index_urls: IndexUrls, memo: Memo | None = None
+) -> Iterator[CacheEntry]:
+    """:func:`identify_all` of entries whose first pass is done (in the walk's order)."""
     pending: list[tuple[RawEntry, _Head | CacheEntry]] = []
     # The answers that come from the memo, by id (held here, so no id is reused).
     known: dict[int, CacheEntry] = {}
     keys: set[str] = set()
-    for raw in raws:
-        hit = memo.lookup(raw) if memo is not None else None
-        first = _first_pass(raw) if hit is None else hit
-        if hit is not None:
-            known[id(hit)] = hit
+    for raw, first, hit in firsts:
+        if hit:
+            assert isinstance(first, CacheEntry)
+            known[id(first)] = first
         pending.append((raw, first))
         if raw.key is not None and (isinstance(first, _Head) or id(first) in known):
             keys.add(raw.key)
