@@ -535,17 +535,21 @@ def machine(setup: Setup) -> list[str]:
                 break
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     pcp_version = out(setup.python, "-m", "pip_cache_plus", "--version")
+    # The commit of the code the measured interpreter imports (--python may run another
+    # work tree's), not this script's.
+    imported = "import pip_cache_plus as p, os; print(os.path.dirname(p.__file__))"
+    where = out(setup.python, "-c", imported)
     rev = subprocess.run(
-        ["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+        ["git", "-C", where, "describe", "--always", "--dirty"],
         capture_output=True, text=True, check=False,
-    ).stdout.strip()  # fmt: skip
+    ).stdout.strip() if os.path.isdir(where) else ""  # fmt: skip
     return [
         f"command: {shlex.join([Path(sys.executable).name, *sys.argv])}",
         f"machine: {os.cpu_count()} CPUs ({cpu}), {mem:.1f} GiB RAM, {platform.platform()}",
         f"workdir: {setup.workdir} ({_filesystem(setup.workdir)})",
         f"python: {out(setup.python, '-c', 'import sys; print(sys.version.split()[0])')}",
         f"pip: {out(setup.python, '-m', 'pip', '--version').split(' from ')[0]}",
-        f"pip_cache_plus: {pcp_version} (git {rev or 'unknown'})",
+        f"pip_cache_plus: {pcp_version} (git {rev or 'unknown: not in a work tree'}, {where})",
         f"rounds: {setup.rounds} after one warm-up round (warm page cache), medians",
     ]
 
