@@ -43,6 +43,25 @@ def format_size(size: float) -> str:
 
 def iso(timestamp: float) -> str:
     """ISO 8601 in UTC with a ``Z``: ``2026-11-22T03:04:05Z``."""
+    seconds = int(timestamp) if 0 <= timestamp < _YEAR_10000 else -1
+    # datetime rounds to the microsecond, then drops the fraction: only a fraction that
+    # rounds up to the next second (or a time out of this range) needs it.
+    if seconds < 0 or timestamp - seconds >= _ROUNDS_UP:
+        return _iso(timestamp)
+    days, rest = divmod(seconds, 86400)
+    day = _DAYS.get(days)
+    if day is None:  # one datetime per day seen: two per entry was a tenth of the render
+        day = _DAYS[days] = _iso(days * 86400.0)[:11]
+    hours, rest = divmod(rest, 3600)
+    return f"{day}{hours:02d}:{rest // 60:02d}:{rest % 60:02d}Z"
+
+
+_YEAR_10000 = 253402300800.0
+_ROUNDS_UP = 0.9999995
+_DAYS: dict[int, str] = {}
+
+
+def _iso(timestamp: float) -> str:
     when = datetime.fromtimestamp(timestamp, timezone.utc)
     return when.isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -65,7 +84,7 @@ def dump(data: object, out: TextIO) -> None:
     """
     pending: list[str] = []
     size = 0
-    for chunk in _encode(data, ""):
+    for chunk in encode_value(data, ""):
         pending.append(chunk)
         size += len(chunk)
         if size >= _WRITE_SIZE:
@@ -89,16 +108,26 @@ def _flat_encoder(inner: str) -> Callable[[object], str]:
     return json.JSONEncoder(separators=(",\n" + inner, ": ")).encode
 
 
-def _encode(value: object, indent: str) -> Iterator[str]:
+class Encoded:
+    """A value that writes its own JSON text for :func:`dump` (see :mod:`.entryjson`)."""
+
+    def chunks(self, indent: str) -> Iterator[str]:
+        raise NotImplementedError
+
+
+def encode_value(value: object, indent: str) -> Iterator[str]:
+    """``value``'s JSON text as :func:`dump` writes it, at ``indent``."""
     inner = indent + _INDENT
-    if isinstance(value, dict) and value:
+    if isinstance(value, Encoded):
+        yield from value.chunks(indent)
+    elif isinstance(value, dict) and value:
         if all(isinstance(v, _SCALARS) for v in value.values()):
             yield _flat(value, indent)
             return
         yield "{"
         for i, (key, item) in enumerate(value.items()):
             yield f"{',' if i else ''}\n{inner}{json.dumps(key)}: "
-            yield from _encode(item, inner)
+            yield from encode_value(item, inner)
         yield f"\n{indent}}}"
     elif isinstance(value, (list, tuple, Iterator)):
         opened = False
@@ -108,7 +137,7 @@ def _encode(value: object, indent: str) -> Iterator[str]:
             if type(item) is dict and item and all(isinstance(v, _SCALARS) for v in item.values()):
                 yield _flat(item, inner)  # an entry: no generator per item
             else:
-                yield from _encode(item, inner)
+                yield from encode_value(item, inner)
         yield f"\n{indent}]" if opened else "[]"
     else:
         yield json.dumps(value)

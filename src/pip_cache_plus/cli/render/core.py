@@ -18,6 +18,7 @@ from .common import (
     pip_format_size,
     sort_key,
 )
+from .entryjson import EntriesJSON
 from .naming import unknown_urls_note
 from .space import total_line
 
@@ -143,8 +144,8 @@ def render_list(
         data: ListJSON = {
             "version": SCHEMA_VERSION,
             "cache_dir": str(cache_dir),
-            # Written as produced (see dump): no list of every entry's JSON object.
-            "entries": cast("list[EntryJSON]", map(entry_json, ordered)),
+            # Written as produced, in batches (see EntriesJSON): no dict per entry.
+            "entries": cast("list[EntryJSON]", EntriesJSON(ordered)),
         }
         dump(data, out)
     elif fmt == "abspath":
@@ -176,7 +177,7 @@ def render_removal(result: Removal, cache_dir: Path, fmt: Format, out: TextIO) -
             "bytes": result.bytes,
             "directories": result.directories,
             "errors": result.errors,
-            "entries": [entry_json(e) for e in ordered],
+            "entries": cast("list[EntryJSON]", EntriesJSON(ordered)),
             "kept": [entry_json(e) for e in sorted(result.kept, key=sort_key)],
             "changed": [entry_json(e) for e in sorted(result.changed, key=sort_key)],
         }
