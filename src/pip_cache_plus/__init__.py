@@ -25,7 +25,7 @@ from .errors import (
     UnsafePathError,
     UsageError,
 )
-from .model import KINDS, SOURCES, CacheEntry, FileStat, Kind, RawEntry, Source
+from .model import KINDS, SOURCES, CacheEntry, FileStat, Kind, Phase, Progress, RawEntry, Source
 
 if TYPE_CHECKING:
     from .actions.clean import Removal
@@ -98,8 +98,10 @@ __all__ = [
     "LockTimeoutError",
     "Migration",
     "Pattern",
+    "Phase",
     "PipCachePlusError",
     "Problem",
+    "Progress",
     "PruneOptions",
     "PruneResult",
     "RawEntry",

@@ -10,18 +10,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .inventory.entries import walk
-from .model import SOURCE_DIRS, SOURCES, CacheEntry, Kind, RawEntry, Source
+from .model import SOURCE_DIRS, SOURCES, CacheEntry, Kind, Phase, Progress, RawEntry, Source
 
 if TYPE_CHECKING:
     # Command modules load when their method runs: start-up stays small.
     from .actions.check import CheckResult, Request
     from .actions.clean import Removal
     from .actions.export import ExportResult
-    from .actions.migrate import Migration, Progress
+    from .actions.migrate import Migration
     from .actions.prune import PruneOptions, PruneResult
     from .actions.show import Shown
     from .actions.verify import Verification
     from .inventory.filters import Filter
+    from .inventory.identify import FirstPass
     from .locate.indexes import IndexOptions
 
 
@@ -64,11 +65,16 @@ class Cache:
         """``index_urls``: where pages may come from besides PyPI (default: what pip's
         configuration and ``index_options``, pip's index options, say, by pip's rules);
         ``memo_dir``: where answers are remembered between runs (see :mod:`.memo`);
-        None: identify every entry from its files each time."""
+        None: identify every entry from its files each time.
+
+        :attr:`progress`, when set, is told what long work is doing (see
+        :data:`~pip_cache_plus.model.Progress`): the walk, the naming, each command's own
+        phase."""
         self.path = Path(path)
         self._index_urls = list(index_urls) if index_urls is not None else None
         self._index_options = index_options
         self.memo_dir = memo_dir
+        self.progress: Progress | None = None
 
     @classmethod
     def locate(
@@ -140,19 +146,31 @@ class Cache:
             report = _only_below(tops, on_empty_dir)
         # pip's configuration is read only if a page is not PyPI's: it is slow to load.
         firsts = first_passes(self.path, walked, memo, on_empty_dir=report)
-        found = identify_first_passes(firsts, lambda: self.index_urls, memo)
+        if self.progress is None:
+            found = identify_first_passes(firsts, lambda: self.index_urls, memo)
+        else:
+            count = _Count()
+            counted = _walking(firsts, self.progress, count)
+            found = identify_first_passes(counted, lambda: self.index_urls, memo)
+            found = _naming(found, self.progress, count)
         if walked == wanted:
             return found
         return (entry for entry in found if entry.source in wanted)
 
     def info(self) -> CacheInfo:
         found: dict[Source, SourceInfo] = {}
+        walked = 0
         for source in SOURCES:
             count = size = 0
             for raw in self.walk((source,)):
                 count += 1
                 size += raw.size
+                if self.progress is not None and not (walked + count) & _EVERY:
+                    self.progress("walking", walked + count, None)
+            walked += count
             found[source] = SourceInfo(source, self.path / SOURCE_DIRS[source], count, size)
+        if self.progress is not None:
+            self.progress("walking", walked, walked)
         return CacheInfo(self.path, found)
 
     def select(self, filt: Filter, sources: Iterable[Source] = SOURCES) -> list[CacheEntry]:
@@ -183,7 +201,8 @@ class Cache:
 
         when = time.time() if now is None else now
         entries = list(self.entries())
-        return verify_entries(entries, self.path, now=when, deep=deep, on_progress=on_progress)
+        told = self._told("hashing" if deep else "checking", on_progress)
+        return verify_entries(entries, self.path, now=when, deep=deep, on_progress=told)
 
     def remove(
         self,
@@ -285,7 +304,23 @@ class Cache:
         # Invalid entries come along so that links among them can be reported.
         kinds = EXPORT_KINDS if filt.kinds is None else filt.kinds
         entries = self.select(replace(filt, kinds=kinds | {"invalid"}), sources)
-        return export_entries(entries, dest, cache_dir=self.path, on_progress=on_progress)
+        told = self._told("exporting", on_progress)
+        return export_entries(entries, dest, cache_dir=self.path, on_progress=told)
+
+    def _told(
+        self, phase: Phase, also: Callable[[int, int], None] | None
+    ) -> Callable[[int, int], None] | None:
+        """An action's ``on_progress(done, total)`` that tells ``also`` and :attr:`progress`."""
+        progress = self.progress
+        if progress is None:
+            return also
+
+        def told(done: int, total: int) -> None:
+            progress(phase, done, total)
+            if also is not None:
+                also(done, total)
+
+        return told
 
     def check(
         self, requests: Sequence[Request], sources: Iterable[Source] = SOURCES
@@ -304,10 +339,10 @@ class Cache:
         dry_run: bool = False,
         keep_legacy: bool = False,
         on_wait: Callable[[], None] | None = None,
-        progress: Progress | None = None,
     ) -> Migration:
         """Move the legacy ``http/`` entries into ``http-v2/``, where pip >= 23.3 reads;
-        takes the lock unless ``dry_run`` (see :mod:`pip_cache_plus.actions.migrate`)."""
+        takes the lock unless ``dry_run`` (see :mod:`pip_cache_plus.actions.migrate`).
+        :attr:`progress` is told the bytes "migrating", and "syncing" at each commit."""
         from .actions.migrate import migrate
 
         return migrate(
@@ -315,5 +350,40 @@ class Cache:
             dry_run=dry_run,
             keep_legacy=keep_legacy,
             on_wait=on_wait,
-            progress=progress,
+            progress=self.progress,
         )
+
+
+#: A walk tells progress every ``_EVERY + 1`` entries (a mask: 64).
+_EVERY = 63
+
+
+class _Count:
+    """How many entries the walk gave, once it has ended."""
+
+    value = 0
+
+
+def _walking(firsts: Iterable[FirstPass], progress: Progress, count: _Count) -> Iterator[FirstPass]:
+    """``firsts`` as they pass, counted to ``progress``; then "naming" begins (the pages
+    are read and the entries named before the first answer comes)."""
+    done = 0
+    for first in firsts:
+        done += 1
+        if not done & _EVERY:
+            progress("walking", done, None)
+        yield first
+    count.value = done
+    progress("naming", done, None)
+
+
+def _naming(found: Iterator[CacheEntry], progress: Progress, count: _Count) -> Iterator[CacheEntry]:
+    """``found``, with the naming phase ended at the first answer (output follows)."""
+    ended = False
+    for entry in found:
+        if not ended:
+            progress("naming", count.value, count.value)
+            ended = True
+        yield entry
+    if not ended:
+        progress("naming", count.value, count.value)

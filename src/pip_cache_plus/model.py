@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, get_args
@@ -20,6 +21,16 @@ UrlUnknown = Literal[
     "index-unknown",  # an index page whose URL is under no known index
     "no-origin",  # a built wheel without origin.json
 ]
+
+#: What long work is doing, for a progress display: "walking" the tree, "naming" (the
+#: index pages read and every entry named), then a command's own phase. "migrating"
+#: counts bytes; the others count entries (files for "removing" and "syncing").
+Phase = Literal[
+    "walking", "naming", "checking", "hashing", "exporting", "migrating", "syncing", "removing"
+]
+#: Told ``(phase, done, total)`` as work goes; ``total`` is None while it is not known.
+#: ``done == total`` ends the phase.
+Progress = Callable[[Phase, int, int | None], None]
 
 SOURCES: tuple[Source, ...] = get_args(Source)
 KINDS: tuple[Kind, ...] = get_args(Kind)

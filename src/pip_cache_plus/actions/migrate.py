@@ -31,7 +31,7 @@ from ..fs.lock import cache_lock
 from ..fs.root import CacheRoot
 from ..inventory.entries import walk
 from ..inventory.responses import read_response
-from ..model import RawEntry
+from ..model import Progress, RawEntry
 from .batch import Batch, Staged
 from .clean import dirs_left_empty, listable_dir
 from .journal import Journal, remove_leftovers
@@ -49,8 +49,6 @@ from .stager import Stager
 #: A batch is committed (fsync, rename, remove legacy) at this many entries or body bytes.
 BATCH_ENTRIES = 256
 BATCH_BYTES = 64 * 1024 * 1024
-
-Progress = Callable[[int, int], None]  # (bytes of http/ handled, bytes in http/)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +183,7 @@ class _Run:
 
     def _report(self, partial: int) -> None:
         if self.progress is not None:
-            self.progress(min(self._done + partial, self._total), self._total)
+            self.progress("migrating", min(self._done + partial, self._total), self._total)
 
     def _one(self, raw: RawEntry) -> None:
         if raw.problem is not None:
@@ -257,7 +255,12 @@ class _Run:
     def _commit(self) -> None:
         """Commit the batch (see :mod:`.batch`); remove the legacy files of its entries
         once their renames are durable."""
+        files = 2 * len(self._batch)  # a body and its metadata per entry
+        if self.progress is not None and files:
+            self.progress("syncing", files, None)
         placed, durable = self._batch.commit()
+        if self.progress is not None and files:
+            self.progress("syncing", files, files)
         self.journal.clear()  # every temp file it names is renamed or removed
         for staged in placed:
             self.result.migrated += 1

@@ -31,7 +31,13 @@ from ..inventory.filters import (
 )
 from ..locate.cachedir import check_cache_dir
 from . import render
-from .console import printable_paths, raw_stream, safe_streams, silence_stdout
+from .console import (
+    clearing_streams,
+    printable_paths,
+    safe_streams,
+    silence_stdout,
+    terminal_of,
+)
 from .general import (
     add_general_options,
     apply_configuration,
@@ -59,6 +65,7 @@ from .options import (
     unused_for,
 )
 from .pipmsg import DISABLED, PIP_COMMANDS, no_match, pip_error, pip_warning, refusal, take_extra
+from .render.progress import ProgressLine, delay_from
 from .render.space import printable
 
 if TYPE_CHECKING:
@@ -196,7 +203,7 @@ def _cmd_remove(args: argparse.Namespace, cache: Cache) -> int:
         sources_of(args),
         dry_run=args.dry_run,
         on_wait=_waiting,
-        on_removed=_removed_printer(args),
+        on_removed=_removed_told(args, cache),
     )
     if args.format == "human":
         _warn_unmatched(args, cache, [*result.entries, *result.kept, *result.changed])
@@ -210,6 +217,23 @@ def _finish_removal(result: Removal, args: argparse.Namespace, cache: Cache) -> 
     for error in result.errors:
         print(f"error: could not remove {error}", file=sys.stderr)
     return EXIT_ERROR if result.errors else EXIT_OK
+
+
+def _removed_told(args: argparse.Namespace, cache: Cache) -> Callable[[str], None] | None:
+    """What is told of each file and directory removed: pip's ``-v`` lines (see
+    :func:`_removed_printer`), else the progress display, which counts them."""
+    printer, progress = _removed_printer(args), cache.progress
+    if progress is None or verbosity(args) >= 1:
+        return printer
+    removed = [0]
+
+    def told(path: str) -> None:
+        removed[0] += 1
+        progress("removing", removed[0], None)
+        if printer is not None:
+            printer(path)
+
+    return told
 
 
 def _removed_printer(args: argparse.Namespace) -> Callable[[str], None] | None:
@@ -239,7 +263,7 @@ def _cmd_purge(args: argparse.Namespace, cache: Cache) -> int:
         legacy_only=args.legacy,
         dry_run=args.dry_run,
         on_wait=_waiting,
-        on_removed=_removed_printer(args),
+        on_removed=_removed_told(args, cache),
     )
     if args.format == "human" and not result.pip_files:
         pip_warning(no_match("*"))  # pip's test: even when it removed other files
@@ -281,18 +305,9 @@ def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Han
 
 
 def _cmd_verify(args: argparse.Namespace, cache: Cache) -> int:
-    tty = args.format == "human" and sys.stderr.isatty()
-    progress = _verify_progress if tty else None
-    result = cache.verify(deep=args.deep, on_progress=progress)
+    result = cache.verify(deep=args.deep)
     render.render_verify(result, args.format, sys.stdout)
     return EXIT_OK if result.ok else EXIT_ERROR
-
-
-def _verify_progress(done: int, total: int) -> None:
-    """``Verifying 12/340`` on one line of a terminal's stderr, at each new percent."""
-    if done == total or done * 100 // total != (done - 1) * 100 // total:
-        end = "\r\033[K" if done == total else ""
-        print(f"\rVerifying {done}/{total}", end=end, file=raw_stream(sys.stderr), flush=True)
 
 
 def _add_prune(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
@@ -380,9 +395,8 @@ def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Han
 def _cmd_export(args: argparse.Namespace, cache: Cache) -> int:
     pattern = any_of(patterns_of(args))
     filt = Filter(pattern=pattern, kinds=args.kind)
-    progress = _exporting if args.format == "human" and sys.stderr.isatty() else None
     dest = Path(args.dest).absolute()
-    result = cache.export(filt, dest, sources_of(args), on_progress=progress)
+    result = cache.export(filt, dest, sources_of(args))
     render.render_export(result, cache.path, args.format, sys.stdout)
     found = result.exported or result.identical or result.conflicts or result.failed
     if not (found or result.skipped or result.fatal) and args.format == "human":
@@ -390,12 +404,6 @@ def _cmd_export(args: argparse.Namespace, cache: Cache) -> int:
     if result.fatal is not None:
         print(f"error: {result.fatal}", file=sys.stderr)
     return EXIT_OK if result.ok else EXIT_ERROR
-
-
-def _exporting(done: int, total: int) -> None:
-    """``Exporting 12/340`` on one line of a terminal's stderr, cleared at the end."""
-    end = "\r\033[K" if done == total else ""
-    print(f"\rExporting {done}/{total}", end=end, file=raw_stream(sys.stderr), flush=True)
 
 
 def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Handler:
@@ -453,14 +461,7 @@ def _add_migrate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Ha
 
 
 def _cmd_migrate(args: argparse.Namespace, cache: Cache) -> int:
-    bar = args.format == "human"
-    with render.progress_bar("Migrating", raw_stream(sys.stderr) if bar else None) as progress:
-        result = cache.migrate(
-            dry_run=args.dry_run,
-            keep_legacy=args.keep_legacy,
-            on_wait=_waiting,
-            progress=progress,
-        )
+    result = cache.migrate(dry_run=args.dry_run, keep_legacy=args.keep_legacy, on_wait=_waiting)
     render.render_migration(result, cache.path, args.format, sys.stdout)
     for error in result.errors:
         print(f"error: {error}", file=sys.stderr)
@@ -598,8 +599,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             return refused
         if args.command != "dir":  # which only says where it is, as pip's does
             _note_missing(cache.path, args)
-        handler: Handler = args.handler
-        return handler(args, cache)
+        return _handle(args, cache)
     except UsageError as exc:
         parser.error(str(exc))
     except CacheDisabledError as exc:
@@ -613,6 +613,29 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except BrokenPipeError:
         silence_stdout()
         return EXIT_ERROR
+
+
+def _handle(args: argparse.Namespace, cache: Cache) -> int:
+    """The command's handler, with the progress display where it is wanted."""
+    handler: Handler = args.handler
+    line = _progress_line(args)
+    if line is None:
+        return handler(args, cache)
+    cache.progress = line
+    with clearing_streams(line.clear):
+        return handler(args, cache)
+
+
+def _progress_line(args: argparse.Namespace) -> ProgressLine | None:
+    """The progress display, for human output on a terminal's stderr without ``-q``:
+    never with JSON or paths, which scripts read. It writes to the terminal itself, below
+    ``--log`` and ``-q``'s filters (the log gets no progress lines)."""
+    if getattr(args, "format", "human") != "human" or args.command == "dir":
+        return None
+    terminal = terminal_of(sys.stderr)
+    if verbosity(args) < 0 or not terminal.isatty():
+        return None
+    return ProgressLine(terminal, delay=delay_from(os.environ))
 
 
 def _locate(args: argparse.Namespace) -> Cache:

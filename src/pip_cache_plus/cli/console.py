@@ -8,12 +8,19 @@ import contextlib
 import io
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TextIO
 
 from .render.escape import visible_text
 
-__all__ = ["StreamProxy", "printable_paths", "raw_stream", "safe_streams", "silence_stdout"]
+__all__ = [
+    "StreamProxy",
+    "clearing_streams",
+    "printable_paths",
+    "safe_streams",
+    "silence_stdout",
+    "terminal_of",
+]
 
 _PATH_ERRORS = "pip_cache_plus.paths"
 
@@ -95,9 +102,37 @@ class _Escaping(StreamProxy):
         return len(text)
 
 
-def raw_stream(stream: TextIO) -> TextIO:
-    """The terminal behind ``stream``, for our own control output (progress bars)."""
-    return stream.raw if isinstance(stream, _Escaping) else stream
+def terminal_of(stream: TextIO) -> TextIO:
+    """The stream behind every proxy of ours (escaping, ``-q``, ``--log``): for our own
+    control output, the progress display, which neither escapes nor logs."""
+    while isinstance(stream, StreamProxy):
+        stream = stream.raw
+    return stream
+
+
+class _Clearing(StreamProxy):
+    """Calls ``clear`` (the progress display's) before passing text on."""
+
+    def __init__(self, raw: TextIO, clear: Callable[[], None]) -> None:
+        super().__init__(raw)
+        self._clear = clear
+
+    def write(self, text: str) -> int:
+        self._clear()
+        return self.raw.write(text)
+
+
+@contextlib.contextmanager
+def clearing_streams(clear: Callable[[], None]) -> Iterator[None]:
+    """For the command: ``clear`` is called before anything is written to ``sys.stdout``
+    or ``sys.stderr``, and at the end, so no output lands on the progress line."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Clearing(sys.stdout, clear), _Clearing(sys.stderr, clear)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+        clear()
 
 
 @contextlib.contextmanager

@@ -26,7 +26,6 @@ from .common import (
     entry_json,
     format_size,
     iso,
-    progress_bar,
     sort_key,
 )
 from .core import (
@@ -63,7 +62,6 @@ __all__ = [
     "info_json",
     "iso",
     "migration_json",
-    "progress_bar",
     "prune_json",
     "remembered_note",
     "render_check",

@@ -1,8 +1,7 @@
-"""Pieces every renderer shares: sizes, times, the ENTRY JSON shape, progress bars."""
+"""Pieces every renderer shares: sizes, times, the ENTRY JSON shape."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 from collections import Counter
@@ -227,43 +226,3 @@ def relative(path: Path, cache_dir: Path) -> str:
         return str(path.relative_to(cache_dir))
     except ValueError:
         return str(path)
-
-
-@contextlib.contextmanager
-def progress_bar(
-    description: str, stream: TextIO | None
-) -> Iterator[Callable[[int, int], None] | None]:
-    """A bytes progress bar on ``stream`` when it is a terminal and rich is installed;
-    ``None`` otherwise. It appears at the first update (after any wait for the lock) and
-    is erased at the end, so only the summary stays."""
-    if stream is None or not stream.isatty():
-        yield None
-        return
-    try:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TaskID,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-    except ImportError:
-        yield None
-        return
-    columns = (TextColumn(description), BarColumn(), DownloadColumn(), TimeRemainingColumn())
-    bar = Progress(*columns, console=Console(file=stream), transient=True)
-    task: list[TaskID] = []
-
-    def update(done: int, total: int) -> None:
-        if not task:
-            bar.start()
-            task.append(bar.add_task(description, total=total))
-        bar.update(task[0], completed=done, total=total)
-
-    try:
-        yield update
-    finally:
-        if task:
-            bar.stop()
