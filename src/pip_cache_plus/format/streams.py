@@ -27,7 +27,7 @@ from ..errors import CacheFormatError
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-__all__ = ["decode_body", "decode_limit", "open_decoded", "read_up_to", "spool"]
+__all__ = ["decode_body", "decode_bytes", "decode_limit", "open_decoded", "read_up_to", "spool"]
 
 XZ_MEMORY_LIMIT = 256 << 20
 #: A Content-Encoded body decodes to at most this many times its size (see decode_limit).
@@ -66,10 +66,15 @@ def open_decoded(
     corrupt data and on a truncated body. Closing it does not close ``fp``.
     """
     stream = fp
-    codings = [c.strip().lower() for c in (content_encoding or "").split(",")]
-    for coding in reversed([c for c in codings if c not in ("", "identity")]):
+    for coding in reversed(_codings(content_encoding)):
         stream = io.BufferedReader(_DecodingReader(stream, _decompressor(coding), limit))
     return stream
+
+
+def _codings(content_encoding: str | None) -> list[str]:
+    """The layers of ``content_encoding``, outermost last, without no-op ones."""
+    codings = [c.strip().lower() for c in (content_encoding or "").split(",")]
+    return [c for c in codings if c not in ("", "identity")]
 
 
 def decode_limit(encoded_size: int, ratio: int = DECODE_MAX_RATIO) -> int:
@@ -85,6 +90,27 @@ def decode_body(fp: BinaryIO, content_encoding: str | None, limit: int) -> bytes
     if len(data) > limit:
         raise CacheFormatError(f"the decoded body is larger than the {limit}-byte limit")
     return data
+
+
+def decode_bytes(data: bytes, content_encoding: str | None, limit: int) -> bytes:
+    """:func:`decode_body` of a body already in memory: the same bytes, or the same refusal.
+
+    One gzip layer (what index pages come with) is one zlib call instead of a stream of
+    reads through two buffered layers: ~40% of reading 2,500 pages went to that machinery.
+    """
+    codings = _codings(content_encoding)
+    if codings not in (["gzip"], ["x-gzip"]):
+        return decode_body(io.BytesIO(data), content_encoding, limit)
+    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = decompressor.decompress(data, limit + 1)
+    except zlib.error as e:
+        raise CacheFormatError(f"the compressed body is corrupt: {e}") from e
+    if len(out) > limit:
+        raise CacheFormatError(f"the decoded body is larger than the {limit}-byte limit")
+    if not decompressor.eof:  # what follows the first member is ignored, as when streamed
+        raise CacheFormatError("the compressed body ends early (truncated)")
+    return out
 
 
 def spool(stream: BinaryIO, *, limit: int, in_memory: int = 8 << 20) -> BinaryIO:

@@ -32,6 +32,8 @@ MAX_PAGE_SIZE = 64 * 1024 * 1024
 #: Index pages compress 3 to 10 times (their sha256s are random): one decoding to more than
 #: this many times its cached size is a bomb, not a page.
 PAGE_MAX_RATIO = 100
+#: A page body up to this size (as cached, still encoded) is read into memory at once.
+_WHOLE_BODY = 4 * 1024 * 1024
 
 
 class PageSource(Protocol):
@@ -197,10 +199,15 @@ def _cached_in(keys: Collection[str]) -> simple.Wanted:
 
 
 def read_page(head: PageSource) -> simple.LoadedPage | None:
+    body = head.body
+    limit = min(MAX_PAGE_SIZE, streams.decode_limit(body.length, PAGE_MAX_RATIO))
     try:
-        with open_body(head.body) as fp:
-            limit = min(MAX_PAGE_SIZE, streams.decode_limit(head.body.length, PAGE_MAX_RATIO))
-            data = streams.decode_body(fp, head.content_encoding, limit)
+        with open_body(body) as fp:
+            if body.length > _WHOLE_BODY:
+                data = streams.decode_body(fp, head.content_encoding, limit)
+            else:  # read at once and decoded in one call: most pages are a few kB of gzip
+                raw = streams.read_up_to(fp, body.length)
+                data = streams.decode_bytes(raw, head.content_encoding, limit)
         return simple.load_page(data, content_type=head.content_type)
     except CacheFormatError:
         return None
