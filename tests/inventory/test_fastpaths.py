@@ -7,6 +7,7 @@ generated inputs and on the corner cases the shortcut must leave to the slow pat
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from posixpath import basename
@@ -17,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pip_cache_plus.format import simple
-from pip_cache_plus.format.records import key_digest
+from pip_cache_plus.format.records import key_digest, key_hash
 from pip_cache_plus.inventory import recover, urls
 from pip_cache_plus.inventory.responses import parse_http_date
 
@@ -161,3 +162,24 @@ def test_files_builds_only_the_wanted(content_type: str, body: bytes) -> None:
     assert [f.url for f in page.files("https://h/simple/p/", wanted)] == ["https://h/p-2.whl"]
     assert asked == [("https://h/p-1.tar.gz", False), ("https://h/p-2.whl", True)]
     assert len(list(page.files("https://h/simple/p/"))) == 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_URLS, min_size=1, max_size=6), st.sampled_from([None, "https://h/simple/p/"]))
+def test_json_files_resolve_as_the_general_path(hrefs: list[str], base: str | None) -> None:
+    """``_json_files`` inlines ``_resolve``'s shortcut: every link as ``_resolve_any`` has it."""
+    items = [{"filename": f"f{i}", "url": href} for i, href in enumerate(hrefs)]
+    body = json.dumps({"meta": {"api-version": "1.1"}, "name": "p", "files": items})
+    page = simple.load_page(body.encode(), content_type="application/vnd.pypi.simple.v1+json")
+    resolved = [simple._resolve_any(base, href) for href in hrefs]
+    expected = [r[0] for r in resolved if r is not None]
+    assert [f.url for f in page.files(base)] == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(_URLS)
+def test_key_hash_extended_is_the_longer_keys_digest(url: str) -> None:
+    digest = key_hash(url)
+    assert digest.hexdigest() == key_digest(url)
+    digest.update(b".metadata")
+    assert digest.hexdigest() == key_digest(url + ".metadata")

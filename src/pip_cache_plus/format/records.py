@@ -103,7 +103,13 @@ def key_digest(key: str) -> str:
     which must not import cachecontrol (and requests with it) to start; the property test
     in ``tests/format/test_cachecontrol_agrees.py`` holds the two together.
     """
-    return hashlib.sha224(key.encode()).hexdigest()
+    return key_hash(key).hexdigest()
+
+
+def key_hash(key: str) -> hashlib._Hash:
+    """The hash whose hex digest :func:`key_digest` is, open: URL recovery extends it with
+    a suffix (``.metadata``) instead of hashing the whole longer key again."""
+    return hashlib.sha224(key.encode())
 
 
 @functools.cache

@@ -210,10 +210,12 @@ def _json_files(document: Any, page_url: str | None, wanted: Wanted | None) -> I
         filename, href = item.get("filename"), item.get("url")
         if not isinstance(filename, str) or not isinstance(href, str):
             continue
-        resolved = _resolve(page_url, href)
-        if resolved is None:
+        if _PLAIN_URL.fullmatch(href):  # _resolve's shortcut, inline: it runs per file
+            url, _, fragment = href.partition("#")
+        elif (resolved := _resolve_any(page_url, href)) is not None:
+            url, fragment = resolved
+        else:
             continue
-        url, fragment = resolved
         metadata = item.get("core-metadata")
         if metadata is None:
             metadata = item.get("dist-info-metadata")

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from ..errors import CacheFormatError
 from ..format import simple, streams
-from ..format.records import key_digest
+from ..format.records import key_digest, key_hash
 from ..locate.compat import PYPI_SIMPLE_URL
 from .harvest import LINKS_PER_PAGE, Harvest, candidate_bases, prove
 from .memo import urls_digest
@@ -187,13 +187,15 @@ def _cached_in(keys: Collection[str]) -> simple.Wanted:
 
     def wanted(url: str, has_metadata: bool) -> bool:
         key = cache_key(url)
-        if key_digest(key) in keys:
+        digest = key_hash(key)
+        if digest.hexdigest() in keys:
             return True
         if not has_metadata:
             return False
-        # A plain key (its own URL) stays plain with a suffix; anything else is redone.
-        metadata_key = key + ".metadata" if key == url else cache_key(url + ".metadata")
-        return key_digest(metadata_key) in keys
+        if key == url:  # a plain key (its own URL) stays plain with a suffix: hash it on
+            digest.update(b".metadata")
+            return digest.hexdigest() in keys
+        return key_digest(cache_key(url + ".metadata")) in keys
 
     return wanted
 
