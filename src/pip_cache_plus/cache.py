@@ -194,14 +194,13 @@ class Cache:
         *,
         deep: bool = False,
         now: float | None = None,
-        on_progress: Callable[[int, int], None] | None = None,
     ) -> Verification:
         """Check every entry (see :mod:`.actions.verify`). Changes nothing."""
         from .actions.verify import verify_entries
 
         when = time.time() if now is None else now
         entries = list(self.entries())
-        told = self._told("hashing" if deep else "checking", on_progress)
+        told = self._told("hashing" if deep else "checking")
         return verify_entries(entries, self.path, now=when, deep=deep, on_progress=told)
 
     def remove(
@@ -294,8 +293,6 @@ class Cache:
         filt: Filter,
         dest: Path,
         sources: Iterable[Source] = SOURCES,
-        *,
-        on_progress: Callable[[int, int], None] | None = None,
     ) -> ExportResult:
         """Write the matching wheels and sdists into ``dest`` under their real filenames."""
         from .actions.export import export_entries
@@ -304,23 +301,15 @@ class Cache:
         # Invalid entries come along so that links among them can be reported.
         kinds = EXPORT_KINDS if filt.kinds is None else filt.kinds
         entries = self.select(replace(filt, kinds=kinds | {"invalid"}), sources)
-        told = self._told("exporting", on_progress)
+        told = self._told("exporting")
         return export_entries(entries, dest, cache_dir=self.path, on_progress=told)
 
-    def _told(
-        self, phase: Phase, also: Callable[[int, int], None] | None
-    ) -> Callable[[int, int], None] | None:
-        """An action's ``on_progress(done, total)`` that tells ``also`` and :attr:`progress`."""
+    def _told(self, phase: Phase) -> Callable[[int, int], None] | None:
+        """An action's ``on_progress(done, total)``: :attr:`progress` told ``phase``."""
         progress = self.progress
         if progress is None:
-            return also
-
-        def told(done: int, total: int) -> None:
-            progress(phase, done, total)
-            if also is not None:
-                also(done, total)
-
-        return told
+            return None
+        return lambda done, total: progress(phase, done, total)
 
     def check(
         self, requests: Sequence[Request], sources: Iterable[Source] = SOURCES

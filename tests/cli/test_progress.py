@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pip_cache_plus.cli.render.progress import INTERVAL, ProgressLine, delay_from, describe
+from pip_cache_plus.cli.render.progress import INTERVAL, ProgressLine, delay_from, progress_text
 from realpip import BuiltCache
 
 pytestmark = pytest.mark.usefixtures("index_env")
@@ -44,14 +44,14 @@ def _line(delay: float = 0.5, width: int = 80) -> tuple[ProgressLine, _Terminal,
 
 
 def test_the_words_counts_and_bar() -> None:
-    assert describe("walking", 12345, None) == "Walking the cache: 12,345 entries"
-    assert describe("hashing", 5, 10) == (
+    assert progress_text("walking", 12345, None) == "Walking the cache: 12,345 entries"
+    assert progress_text("hashing", 5, 10) == (
         "Checking and hashing: 5/10 entries [##########..........] 50%"
     )
-    assert describe("migrating", 2_500_000, 10_000_000) == (
+    assert progress_text("migrating", 2_500_000, 10_000_000) == (
         "Migrating: 2.5 MB/10.0 MB [#####...............] 25%"
     )
-    assert describe("syncing", 512, None) == "Syncing to disk: 512 files"
+    assert progress_text("syncing", 512, None) == "Syncing to disk: 512 files"
 
 
 def test_nothing_is_drawn_before_the_delay() -> None:

@@ -23,25 +23,16 @@ INTERVAL = 0.1
 _ERASE = "\r\033[K"
 _BAR = 20
 
-_WORDS: dict[Phase, str] = {
-    "walking": "Walking the cache",
-    "naming": "Reading index pages and naming entries",
-    "checking": "Checking",
-    "hashing": "Checking and hashing",
-    "exporting": "Exporting",
-    "migrating": "Migrating",
-    "syncing": "Syncing to disk",
-    "removing": "Removing",
-}
-_UNITS: dict[Phase, str] = {
-    "walking": "entries",
-    "naming": "entries",
-    "checking": "entries",
-    "hashing": "entries",
-    "exporting": "files",
-    "migrating": "",  # sizes carry their unit
-    "syncing": "files",
-    "removing": "files",
+#: Each phase's words, and the unit of its count ("migrating" counts sizes, which carry theirs).
+_SHOWN: dict[Phase, tuple[str, str]] = {
+    "walking": ("Walking the cache", "entries"),
+    "naming": ("Reading index pages and naming entries", "entries"),
+    "checking": ("Checking", "entries"),
+    "hashing": ("Checking and hashing", "entries"),
+    "exporting": ("Exporting", "files"),
+    "migrating": ("Migrating", ""),
+    "syncing": ("Syncing to disk", "files"),
+    "removing": ("Removing", "files"),
 }
 
 
@@ -82,7 +73,7 @@ class ProgressLine:
         if now < self._shows_at or (now < self._next and not changed):
             return
         self._next = now + INTERVAL
-        text = describe(phase, done, total)[: max(self._width() - 1, 0)]
+        text = progress_text(phase, done, total)[: max(self._width() - 1, 0)]
         self._stream.write(_ERASE + text)
         self._stream.flush()
         self._shown = True
@@ -95,14 +86,14 @@ class ProgressLine:
             self._shown = False
 
 
-def describe(phase: Phase, done: int, total: int | None) -> str:
+def progress_text(phase: Phase, done: int, total: int | None) -> str:
     """``Walking the cache: 12,345 entries``, or with a total, a bar and a percentage."""
-    unit = _UNITS[phase]
+    words, unit = _SHOWN[phase]
     if phase == "migrating":
         count = format_size(done) if total is None else f"{format_size(done)}/{format_size(total)}"
     else:
         count = f"{done:,}" if total is None else f"{done:,}/{total:,}"
-    text = f"{_WORDS[phase]}: {count}{' ' + unit if unit else ''}"
+    text = f"{words}: {count}{' ' + unit if unit else ''}"
     if not total:
         return text
     filled = min(done * _BAR // total, _BAR)
